@@ -1,0 +1,347 @@
+"""Configuration: one dataclass per stage, three presets, YAML load/save and `--set` overrides.
+
+Presets:
+- `tiny`: seconds per stage on 2 CPU cores; what the tests use.
+- `quick`: the default of `python -m keras_t2v.train`; the original output format (32 frames of
+  64x64) with narrower networks, for a laptop CPU.
+- `paper`: the reference widths and hyper-parameters of shared/specs/reference_architectures.md
+  (section numbers in the comments), for a GPU.
+
+Every deviation from the reference is a named field here, so a run's config.yaml says exactly
+what was trained. There is no global config: code receives the dataclass it needs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from pathlib import Path
+
+import yaml
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """The training data: Captioned Moving Shapes (shared/specs/dataset.md) or imported shards."""
+
+    source: str = "generate"  # "generate": render clips on the fly; "shards": read TFRecords at `path`
+    path: str = ""  # dataset directory written by data_prep (holds manifest.json)
+    seed: int = 0  # dataset seed: video k of split s is a pure function of (seed, s, k)
+    image_size: int = 64  # S: frames are S x S
+    num_frames: int = 32  # T
+    train_size: int = 8192
+    val_size: int = 512
+    test_size: int = 512
+    test_unseen_size: int = 512
+    shard_size: int = 128  # videos per TFRecord shard
+    shuffle_buffer: int = 1024
+
+
+@dataclasses.dataclass
+class WordVectorConfig:
+    """fastText word vectors via gensim (section 3.4) and the 25 x 300 sentence layout."""
+
+    vectors_path: str = ""  # .bin (Facebook, with subwords) or .vec; empty: train FastText on captions
+    vec_limit: int = 0  # keep only the N most frequent words of a .vec file (0: all)
+    vector_size: int = 300
+    max_words: int = 25  # sentence = max_words x vector_size, zero padded on the right
+    sg: int = 1  # 1 skip-gram (as Facebook's wiki vectors), 0 CBOW
+    window: int = 5
+    epochs: int = 20
+    min_count: int = 1
+    min_n: int = 3  # character n-gram range
+    max_n: int = 6
+    action_word_weight: float = 1.0  # scale of motion-word vectors; 1.0 = faithful (off)
+
+
+@dataclasses.dataclass
+class VAEConfig:
+    """Sentence VAE on the 7500-d vector (section 3)."""
+
+    intermediate_dim: int = 1200
+    latent_dim: int = 500  # the Siamese text tower of the original takes 500-d input (3.3)
+    output: str = "linear_mse"  # "linear_mse" (sound for real-valued vectors) or "sigmoid_bce" (faithful)
+    optimizer: str = "rmsprop"
+    learning_rate: float = 1e-3
+    batch_size: int = 100
+    epochs: int = 50
+
+
+@dataclasses.dataclass
+class JointConfig:
+    """Siamese text/frame joint embedding with contrastive loss (section 4)."""
+
+    hidden_dim: int = 500
+    embed_dim: int = 512
+    dropout: float = 0.5
+    frame_tower: str = "xception"  # "xception" (paper) or "cnn" (small, quick/tiny)
+    cnn_filters: int = 32
+    xception_weights: str = ""  # a weights file the user provides; nothing is downloaded
+    margin: float = 1.0
+    optimizer: str = "rmsprop"
+    learning_rate: float = 1e-5
+    positives: int = 3  # per caption: first, last and one more frame of its clip
+    negatives: int = 3  # per caption: frames of other clips
+    hard_negatives: bool = False  # negatives differ from the caption in exactly one attribute
+    batch_size: int = 30
+    epochs: int = 250
+
+
+@dataclasses.dataclass
+class StackGANConfig:
+    """StackGAN Stage-I (and optional Stage-II) (section 1)."""
+
+    variant: str = "tf"  # "tf" original or "pytorch" port (table 1.10)
+    c_dim: int = 128
+    z_dim: int = 100
+    gf_dim: int = 128  # Stage-I G starts at gf_dim * 8 channels
+    df_dim: int = 64
+    r_num: int = 4  # Stage-II residual blocks
+    kl_coeff: float = 2.0
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    lr_decay_epochs: int = 50  # halve the learning rate every N epochs (TF Stage-I cfg)
+    batch_size: int = 64
+    epochs: int = 600
+    stage2: bool = False
+    stage2_epochs: int = 600
+
+
+@dataclasses.dataclass
+class VGANConfig:
+    """Two-stream video GAN (section 2), image-conditioned or text-conditioned."""
+
+    variant: str = "image"  # "image" (faithful conditional VGAN) or "text" (proposed fix)
+    z_dim: int = 100
+    gf_dim: int = 64  # width of the last generator block; others are multiples (64..512, 2.2)
+    df_dim: int = 64  # first discriminator width (doubled to 128 in the conditional model, 2.5)
+    two_stream: bool = True
+    mask_l1: float = 0.1  # weight of mean(mask) (unconditional model, 2.4)
+    recon_l1: float = 10.0  # weight of the first-frame L1 (conditional model, 2.5)
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    batch_size: int = 32
+    epochs: int = 100
+    ema_decay: float = 0.0  # generator weight averaging; 0 = off
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """What is not a model hyper-parameter: seed, devices, checkpoints."""
+
+    seed: int = 0
+    strategy: str = "default"  # "default", "mirrored" or "multiworker"
+    jit_compile: bool = False  # XLA; Keras turns it off itself on CPU and under distribution
+    checkpoint_every: int = 1  # epochs
+    keep_checkpoints: int = 3
+
+
+@dataclasses.dataclass
+class Config:
+    preset: str = "quick"
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    words: WordVectorConfig = dataclasses.field(default_factory=WordVectorConfig)
+    vae: VAEConfig = dataclasses.field(default_factory=VAEConfig)
+    joint: JointConfig = dataclasses.field(default_factory=JointConfig)
+    stackgan: StackGANConfig = dataclasses.field(default_factory=StackGANConfig)
+    vgan: VGANConfig = dataclasses.field(default_factory=VGANConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+
+
+# Fields that differ from the dataclass defaults (which are the quick preset's values where a
+# preset has no opinion). `paper` follows the reference; `tiny` is for tests.
+PRESETS: dict[str, dict[str, typing.Any]] = {
+    "paper": {
+        "data.train_size": 16384,
+        "vae.intermediate_dim": 1200,
+        "joint.frame_tower": "xception",
+        "stackgan.gf_dim": 128,
+        "stackgan.df_dim": 64,
+        "vgan.gf_dim": 64,
+        "vgan.df_dim": 64,
+    },
+    "quick": {
+        "vae.intermediate_dim": 512,
+        "vae.latent_dim": 128,
+        "vae.epochs": 10,
+        "vae.batch_size": 64,
+        "joint.hidden_dim": 256,
+        "joint.embed_dim": 128,
+        "joint.frame_tower": "cnn",
+        "joint.learning_rate": 1e-3,
+        "joint.epochs": 5,
+        "stackgan.gf_dim": 32,
+        "stackgan.df_dim": 32,
+        "stackgan.batch_size": 32,
+        "stackgan.epochs": 10,
+        "stackgan.lr_decay_epochs": 5,
+        "vgan.gf_dim": 16,
+        "vgan.df_dim": 16,
+        "vgan.batch_size": 16,
+        "vgan.epochs": 5,
+        "words.vector_size": 300,
+    },
+    "tiny": {
+        "data.image_size": 16,
+        "data.num_frames": 8,
+        "data.train_size": 64,
+        "data.val_size": 16,
+        "data.test_size": 16,
+        "data.test_unseen_size": 16,
+        "data.shard_size": 16,
+        "data.shuffle_buffer": 64,
+        "words.vector_size": 16,
+        "words.max_words": 25,
+        "words.epochs": 5,
+        "vae.intermediate_dim": 32,
+        "vae.latent_dim": 8,
+        "vae.epochs": 2,
+        "vae.batch_size": 16,
+        "joint.hidden_dim": 16,
+        "joint.embed_dim": 16,
+        "joint.frame_tower": "cnn",
+        "joint.cnn_filters": 4,
+        "joint.learning_rate": 1e-3,
+        "joint.epochs": 1,
+        "stackgan.c_dim": 8,
+        "stackgan.z_dim": 8,
+        "stackgan.gf_dim": 4,
+        "stackgan.df_dim": 4,
+        "stackgan.r_num": 1,
+        "stackgan.batch_size": 8,
+        "stackgan.epochs": 1,
+        "stackgan.stage2_epochs": 1,
+        "vgan.z_dim": 8,
+        "vgan.gf_dim": 4,
+        "vgan.df_dim": 4,
+        "vgan.batch_size": 4,
+        "vgan.epochs": 1,
+    },
+}
+
+
+class ConfigError(ValueError):
+    """An unknown key, a value of the wrong type or an unknown preset."""
+
+
+def get_preset(name: str) -> Config:
+    """The resolved config of preset `name` ("tiny", "quick" or "paper")."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
+    config = Config(preset=name)
+    for key, value in PRESETS[name].items():
+        _set(config, key, value)
+    return config
+
+
+def _field_types(obj) -> dict[str, typing.Any]:
+    return typing.get_type_hints(type(obj))
+
+
+def _check_type(key: str, value, expected):
+    """Returns `value` converted to `expected` (int -> float allowed), or raises ConfigError."""
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected in (int, float) and isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
+    if isinstance(expected, type) and not dataclasses.is_dataclass(expected):
+        if not isinstance(value, expected):
+            raise ConfigError(
+                f"{key}: expected {expected.__name__}, got {type(value).__name__} {value!r}"
+            )
+    return value
+
+
+def _unknown(key: str, name: str, options) -> ConfigError:
+    close = difflib.get_close_matches(name, list(options), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(f"unknown config key {key!r}{hint}; known here: {', '.join(options)}")
+
+
+def _set(config: Config, key: str, value) -> None:
+    *parents, name = key.split(".")
+    target = config
+    for i, part in enumerate(parents):
+        types_here = _field_types(target)
+        if part not in types_here or not dataclasses.is_dataclass(types_here[part]):
+            raise _unknown(".".join(parents[: i + 1]), part, [k for k, t in types_here.items() if dataclasses.is_dataclass(t)])
+        target = getattr(target, part)
+    types_here = _field_types(target)
+    if name not in types_here or dataclasses.is_dataclass(types_here[name]):
+        raise _unknown(key, name, [k for k, t in types_here.items() if not dataclasses.is_dataclass(t)])
+    setattr(target, name, _check_type(key, value, types_here[name]))
+
+
+def apply_overrides(config: Config, overrides: typing.Iterable[str]) -> Config:
+    """Applies `a.b=c` strings in place (values parsed as YAML scalars) and returns `config`."""
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form section.key=value")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: cannot parse value: {err}") from None
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"override {item!r}: expected a single value, got {text!r}")
+        _set(config, key.strip(), "" if value is None else value)
+    return config
+
+
+def to_dict(config: Config) -> dict:
+    return dataclasses.asdict(config)
+
+
+def from_dict(data: dict, source: str = "config") -> Config:
+    """Builds a Config from nested dicts: the preset named in `data` first, then every key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level")
+    config = get_preset(data.get("preset", "quick"))
+
+    def walk(prefix: str, mapping: dict):
+        for k, v in mapping.items():
+            key = f"{prefix}{k}"
+            if isinstance(v, dict):
+                walk(key + ".", v)
+            elif key != "preset":
+                _set(config, key, v)
+
+    try:
+        walk("", data)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    """Reads a YAML config (full or partial; missing keys come from its preset)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: cannot read config: {err}") from None
+    return from_dict(data, source=str(path))
+
+
+def save_config(config: Config, path: str | Path) -> None:
+    """Writes the resolved config as YAML, atomically (write to a temporary file, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(yaml.safe_dump(to_dict(config), sort_keys=False))
+    tmp.replace(path)
+
+
+def resolve_config(preset: str | None = None, config_path: str | None = None, overrides=(), seed: int | None = None) -> Config:
+    """The config a command line asks for: a preset or a YAML file, then `--set`, then `--seed`."""
+    if config_path:
+        config = load_config(config_path)
+        if preset and preset != config.preset:
+            raise ConfigError(f"--preset {preset} conflicts with preset {config.preset!r} in {config_path}")
+    else:
+        config = get_preset(preset or "quick")
+    apply_overrides(config, overrides)
+    if seed is not None:
+        config.train.seed = seed  # the dataset seed (data.seed) stays: it fixes the evaluation protocol
+    return config

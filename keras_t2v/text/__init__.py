@@ -1,0 +1,1 @@
+"""Text side of the pipeline: tokenizer, word vectors, sentence VAE, joint embedding."""
