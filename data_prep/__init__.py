@@ -1,0 +1,1 @@
+"""Command-line scripts that write datasets (python -m data_prep.<script>)."""
