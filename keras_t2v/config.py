@@ -52,6 +52,7 @@ class WordVectorConfig:
     min_count: int = 1
     min_n: int = 3  # character n-gram range
     max_n: int = 6
+    bucket: int = 20000  # n-gram hash buckets (fastText's 2M would be 2.4 GB at 300-d; captions need few)
     action_word_weight: float = 1.0  # scale of motion-word vectors; 1.0 = faithful (off)
 
 

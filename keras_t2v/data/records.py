@@ -1,0 +1,301 @@
+"""TFRecord shards of captioned clips and the tf.data pipelines that feed every stage.
+
+On disk a dataset is a directory with `manifest.json` and GZIP-compressed TFRecord shards
+`<split>-<i>-of-<n>.tfrecord.gz`, one `tf.train.Example` per clip (raw uint8 frames, labels,
+captions). The manifest records the generator, its version and parameters, and every shard's
+size and SHA-256, so a truncated or corrupt shard is caught before training reads it.
+
+Two sources yield the same records: `read_records` (shards) and `generate_records` (rendering
+Captioned Moving Shapes on the fly from indices). `make_examples` turns either into training
+examples: video (T, S, S, 3) float32 in [-1, 1], one of its captions, a mismatched caption (from a
+clip with a different attribute combination, for matching-aware losses) and the attributes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from keras_t2v.data.shapes import Clip, describe_clip, make_clip
+
+COMPRESSION = "GZIP"
+MANIFEST = "manifest.json"
+NUM_CAPTIONS = 3
+
+
+class ShardError(IOError):
+    """A shard that is missing, truncated or corrupt; the message names the file."""
+
+
+def shard_name(split: str, shard: int, num_shards: int) -> str:
+    return f"{split}-{shard:05d}-of-{num_shards:05d}.tfrecord.gz"
+
+
+def plan_shards(count: int, shard_size: int) -> list[tuple[int, int]]:
+    """(first index, number of clips) of each shard of a split of `count` clips."""
+    return [(first, min(shard_size, count - first)) for first in range(0, count, shard_size)]
+
+
+# --------------------------------------------------------------------------------- writing
+
+
+def _bytes(values):
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+
+
+def _ints(values):
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(v) for v in values]))
+
+
+def _floats(values):
+    return tf.train.Feature(float_list=tf.train.FloatList(value=np.asarray(values, np.float32).ravel()))
+
+
+def serialize_clip(clip: Clip) -> bytes:
+    """One clip as a serialized tf.train.Example."""
+    spec = clip.spec
+    feature = {
+        "video": _bytes([np.ascontiguousarray(clip.video, np.uint8).tobytes()]),
+        "attributes": _ints(spec.attributes),
+        "captions": _bytes([c.encode("utf-8") for c in spec.captions]),
+        "key": _ints([spec.key]),
+        "seed": _ints(spec.seed),
+        "centers": _floats(clip.centers),
+        "boxes": _floats(clip.boxes),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_shard(path: str | Path, seed: int, split: str, first: int, count: int, size: int, frames: int) -> dict:
+    """Renders clips [first, first + count) of `split` into `path`, atomically.
+
+    The shard is written to `<path>.tmp` and renamed when complete, so a killed writer never
+    leaves a partial file under the final name. Returns the manifest entry of the shard.
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tf.io.TFRecordWriter(str(tmp), options=COMPRESSION) as writer:
+        for index in range(first, first + count):
+            writer.write(serialize_clip(make_clip(seed, split, index, size, frames)))
+    os.replace(tmp, path)
+    return {"file": path.name, "first": first, "count": count, "bytes": path.stat().st_size, "sha256": file_sha256(path)}
+
+
+def read_manifest(data_dir: str | Path) -> dict:
+    path = Path(data_dir) / MANIFEST
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: no dataset manifest (write one with python -m data_prep.make_shapes)") from None
+    except json.JSONDecodeError as err:
+        raise ShardError(f"{path}: manifest is not valid JSON ({err})") from None
+
+
+def write_manifest(data_dir: str | Path, manifest: dict) -> None:
+    """Writes manifest.json atomically."""
+    path = Path(data_dir) / MANIFEST
+    tmp = path.with_name(MANIFEST + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------- reading
+
+
+def check_shard(data_dir: str | Path, entry: dict) -> str | None:
+    """Why the shard of manifest `entry` cannot be read, or None when its size and SHA-256 match."""
+    path = Path(data_dir) / entry["file"]
+    if not path.exists():
+        return "missing"
+    actual = path.stat().st_size
+    if actual != entry["bytes"]:
+        return f"truncated or altered: {actual} bytes, manifest says {entry['bytes']}"
+    if file_sha256(path) != entry["sha256"]:
+        return "corrupt: SHA-256 differs from the manifest"
+    return None
+
+
+@dataclasses.dataclass
+class Records:
+    """The records of one split and what was left out reading them."""
+
+    dataset: tf.data.Dataset  # of record dicts, see `_record_dict`
+    count: int  # clips in the readable shards
+    skipped: list[tuple[str, str]]  # (shard path, reason)
+
+
+def _record_dict(video, attributes, captions, key, index, centers, boxes) -> dict:
+    return {
+        "video": video,  # (T, S, S, 3) uint8
+        "attributes": tf.cast(attributes, tf.int32),  # (5,)
+        "captions": captions,  # (3,) string
+        "key": key,  # () int64, attribute combination index: equal keys never make a wrong pair
+        "index": index,  # () int64, clip index in its split
+        "centers": centers,  # (T, 2) float32, (x, y)
+        "boxes": boxes,  # (T, 4) float32, (x0, y0, x1, y1)
+    }
+
+
+def parse_record(serialized, size: int, frames: int) -> dict:
+    """Parses one serialized clip into a record dict with static shapes."""
+    spec = {
+        "video": tf.io.FixedLenFeature([], tf.string),
+        "attributes": tf.io.FixedLenFeature([5], tf.int64),
+        "captions": tf.io.FixedLenFeature([NUM_CAPTIONS], tf.string),
+        "key": tf.io.FixedLenFeature([], tf.int64),
+        "seed": tf.io.FixedLenFeature([3], tf.int64),
+        "centers": tf.io.FixedLenFeature([frames * 2], tf.float32),
+        "boxes": tf.io.FixedLenFeature([frames * 4], tf.float32),
+    }
+    f = tf.io.parse_single_example(serialized, spec)
+    video = tf.reshape(tf.io.decode_raw(f["video"], tf.uint8), [frames, size, size, 3])
+    return _record_dict(
+        video, f["attributes"], f["captions"], f["key"], f["seed"][2],
+        tf.reshape(f["centers"], [frames, 2]), tf.reshape(f["boxes"], [frames, 4]),
+    )
+
+
+def read_records(data_dir: str | Path, split: str, *, skip_corrupt: bool = False, verify: bool = True, cycle_length: int = 4) -> Records:
+    """Records of `split` from the shards in `data_dir`.
+
+    Every shard is checked against the manifest first (`verify`): a missing, truncated or corrupt
+    shard raises `ShardError` naming it, or with `skip_corrupt` is left out and reported in
+    `Records.skipped`. Shards are read with `interleave`, so file-based auto-sharding applies
+    under tf.distribute.
+    """
+    data_dir = Path(data_dir)
+    manifest = read_manifest(data_dir)
+    if split not in manifest["splits"]:
+        raise ValueError(f"{data_dir}: no split {split!r}; it has {sorted(manifest['splits'])}")
+    files, skipped, count = [], [], 0
+    for entry in manifest["splits"][split]["shards"]:
+        path = str(data_dir / entry["file"])
+        problem = check_shard(data_dir, entry) if verify else None
+        if problem is None:
+            files.append(path)
+            count += entry["count"]
+        elif skip_corrupt:
+            skipped.append((path, problem))
+        else:
+            raise ShardError(f"{path}: {problem}")
+    if not files:
+        raise ShardError(f"{data_dir}: no readable shard for split {split!r} (skipped: {skipped})")
+    size, frames = manifest["params"]["size"], manifest["params"]["frames"]
+    dataset = tf.data.Dataset.from_tensor_slices(files).interleave(
+        lambda f: tf.data.TFRecordDataset(f, compression_type=COMPRESSION),
+        cycle_length=min(cycle_length, len(files)),
+        num_parallel_calls=tf.data.AUTOTUNE,
+        deterministic=True,
+    )
+    dataset = dataset.map(lambda s: parse_record(s, size, frames), num_parallel_calls=tf.data.AUTOTUNE)
+    return Records(dataset, count, skipped)
+
+
+def generate_records(seed: int, split: str, count: int, size: int = 64, frames: int = 32) -> tf.data.Dataset:
+    """Records of clips [0, count) of `split`, rendered on the fly in parallel.
+
+    Yields exactly what `read_records` yields for shards written with the same parameters.
+    """
+
+    def render(index):
+        clip = make_clip(seed, split, int(index), size, frames)
+        spec = clip.spec
+        return (
+            clip.video,
+            np.array(spec.attributes, np.int32),
+            np.array([c.encode("utf-8") for c in spec.captions], object),
+            np.int64(spec.key),
+            clip.centers,
+            clip.boxes,
+        )
+
+    def to_record(index):
+        out_types = (tf.uint8, tf.int32, tf.string, tf.int64, tf.float32, tf.float32)
+        video, attributes, captions, key, centers, boxes = tf.numpy_function(render, [index], out_types, stateful=False)
+        video.set_shape([frames, size, size, 3])
+        attributes.set_shape([5])
+        captions.set_shape([NUM_CAPTIONS])
+        key.set_shape([])
+        centers.set_shape([frames, 2])
+        boxes.set_shape([frames, 4])
+        return _record_dict(video, attributes, captions, key, index, centers, boxes)
+
+    return tf.data.Dataset.range(count).map(to_record, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------------- examples
+
+
+@dataclasses.dataclass
+class CaptionPool:
+    """All captions of a split with their attribute-combination keys, to draw mismatches from."""
+
+    captions: np.ndarray  # (N, 3) str
+    keys: np.ndarray  # (N,) int64
+
+
+def shapes_caption_pool(seed: int, split: str, count: int) -> CaptionPool:
+    """The caption pool of a Captioned Moving Shapes split, from descriptions (no rendering)."""
+    specs = [describe_clip(seed, split, i) for i in range(count)]
+    return CaptionPool(np.array([s.captions for s in specs]), np.array([s.key for s in specs], np.int64))
+
+
+def make_examples(
+    records: tf.data.Dataset,
+    pool: CaptionPool,
+    batch_size: int,
+    *,
+    seed: int = 0,
+    shuffle_buffer: int = 0,
+    epochs: int | None = 1,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Batches of training examples from records.
+
+    Each element is a dict: "video" (B, T, S, S, 3) float32 in [-1, 1], "caption" (B,) one of the
+    clip's captions, "wrong_caption" (B,) a caption of a clip with another attribute combination,
+    and "attributes" (B, 5) int32. The caption choices depend only on (seed, epoch, clip index), so
+    shards and on-the-fly generation give the same examples whatever the read order.
+    `epochs=None` repeats forever.
+    """
+    pool_captions = tf.constant(pool.captions.reshape(-1))
+    pool_keys = tf.constant(np.repeat(pool.keys, NUM_CAPTIONS))
+    num_candidates = 16  # P(all 16 share the clip's combination) is negligible with 100+ combinations
+
+    epochs_ds = tf.data.Dataset.range(epochs) if epochs is not None else tf.data.Dataset.counter()
+    ds = epochs_ds.flat_map(lambda epoch: records.map(lambda r: (r, epoch)))
+    if shuffle_buffer:
+        ds = ds.shuffle(shuffle_buffer, seed=seed)
+
+    def to_example(record, epoch):
+        rng = tf.stack([tf.constant(seed, tf.int64) * 1_000_003 + epoch, record["index"]])
+        rng_caption, rng_wrong = tf.unstack(tf.random.experimental.stateless_split(rng, 2))
+        choice = tf.random.stateless_uniform([], rng_caption, maxval=NUM_CAPTIONS, dtype=tf.int32)
+        candidates = tf.random.stateless_uniform(
+            [num_candidates], rng_wrong, maxval=tf.size(pool_keys, tf.int64), dtype=tf.int64
+        )
+        differs = tf.cast(tf.gather(pool_keys, candidates) != record["key"], tf.int32)
+        wrong = tf.gather(pool_captions, candidates[tf.argmax(differs)])
+        return {
+            "video": tf.cast(record["video"], tf.float32) / 127.5 - 1.0,
+            "caption": record["captions"][choice],
+            "wrong_caption": wrong,
+            "attributes": record["attributes"],
+        }
+
+    ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
