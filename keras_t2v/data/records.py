@@ -299,3 +299,37 @@ def make_examples(
 
     ds = ds.map(to_example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
+
+
+# --------------------------------------------------------------------------------- by config
+
+
+def split_size(data, split: str) -> int:
+    """Number of clips of `split` the DataConfig asks for (generated data)."""
+    return {"train": data.train_size, "val": data.val_size, "test": data.test_size, "test_unseen": data.test_unseen_size}[split]
+
+
+def split_records(data, split: str) -> tuple[tf.data.Dataset, int]:
+    """(records, count) of `split`: shards at `data.path`, or rendered on the fly."""
+    if data.source == "shards":
+        records = read_records(data.path, split)
+        return records.dataset, records.count
+    if data.source != "generate":
+        raise ValueError(f"data.source must be 'generate' or 'shards', got {data.source!r}")
+    count = split_size(data, split)
+    return generate_records(data.seed, split, count, data.image_size, data.num_frames), count
+
+
+def caption_pool(data, split: str) -> CaptionPool:
+    """All captions of `split` with their combination keys, without decoding any video when the
+    clips are Captioned Moving Shapes (they are regenerated from their descriptions)."""
+    if data.source == "shards":
+        params = read_manifest(data.path)["params"]
+        if params.get("generator") != "captioned_moving_shapes":
+            captions, keys = [], []
+            for record in read_records(data.path, split).dataset.map(lambda r: (r["captions"], r["key"])):
+                captions.append([c.decode("utf-8") for c in record[0].numpy()])
+                keys.append(int(record[1]))
+            return CaptionPool(np.array(captions), np.array(keys, np.int64))
+        return shapes_caption_pool(params["seed"], split, params["counts"][split])
+    return shapes_caption_pool(data.seed, split, split_size(data, split))

@@ -1,0 +1,76 @@
+"""The run directory: one folder per run with its resolved config, stages, logs and samples.
+
+    runs/<name>/config.yaml       the resolved config (seed included)
+    runs/<name>/<stage>/          the stage's finished model(s) and checkpoints/
+    runs/<name>/logs/<stage>/     TensorBoard event files
+    runs/<name>/cache/            sentence vectors and other derived data
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from keras_t2v.config import Config, ConfigError, load_config, save_config, to_dict
+
+
+def _flatten(data: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def config_differences(a: Config, b: Config) -> list[str]:
+    """'key: a -> b' for every field that differs."""
+    fa, fb = _flatten(to_dict(a)), _flatten(to_dict(b))
+    return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k]]
+
+
+class Run:
+    """A run directory bound to its config."""
+
+    def __init__(self, root: str | Path, config: Config):
+        self.root = Path(root)
+        self.config = config
+
+    @classmethod
+    def open(cls, root: str | Path, config: Config) -> "Run":
+        """Creates the run, or reopens it when its saved config is the same.
+
+        A different config in an existing run is refused with the differing keys named, so two
+        experiments never share a directory.
+        """
+        root = Path(root)
+        saved_path = root / "config.yaml"
+        if saved_path.exists():
+            saved = load_config(saved_path)
+            differences = config_differences(saved, config)
+            if differences:
+                raise ConfigError(
+                    f"{root} was made with another config ({'; '.join(differences)}); "
+                    "use another --run-dir or the same settings"
+                )
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            save_config(config, saved_path)
+        return cls(root, config)
+
+    @classmethod
+    def load(cls, root: str | Path) -> "Run":
+        root = Path(root)
+        return cls(root, load_config(root / "config.yaml"))
+
+    def stage_dir(self, stage: str) -> Path:
+        path = self.root / stage
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def log_dir(self, stage: str) -> Path:
+        return self.root / "logs" / stage
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"

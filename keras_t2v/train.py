@@ -1,0 +1,64 @@
+"""Trains the pipeline stage by stage into a run directory.
+
+    python -m keras_t2v.train                                   # quick preset, every stage
+    python -m keras_t2v.train --preset tiny --run-dir runs/tiny
+    python -m keras_t2v.train --stage vae --set vae.epochs=20 --resume
+
+Stages run in order (words -> vae); a stage whose finished model exists is skipped unless --force.
+Implemented so far: words, vae. The joint embedding, StackGAN and VGAN stages come next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
+from keras_t2v.runs import Run  # noqa: E402
+
+STAGES = ("words", "vae")
+
+
+def run_stage(name: str, run: Run, resume: bool, force: bool):
+    from keras_t2v.text import training
+
+    if name == "words":
+        return training.train_words(run, force=force)
+    return training.train_vae(run, resume=resume, force=force)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", default=None, help="tiny | quick | paper (default quick)")
+    parser.add_argument("--config", default=None, help="YAML config (partial files start from their preset)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.key=value")
+    parser.add_argument("--stage", default="all", choices=("all",) + STAGES)
+    parser.add_argument("--run-dir", default=None, help="default runs/<preset>")
+    parser.add_argument("--resume", action="store_true", help="continue a stage from its newest checkpoint")
+    parser.add_argument("--force", action="store_true", help="retrain stages whose finished model exists")
+    parser.add_argument("--seed", type=int, default=None, help="training seed (train.seed)")
+    parser.add_argument("--epochs", type=int, default=None, help="epochs of every stage run (overrides <stage>.epochs)")
+    args = parser.parse_args(argv)
+
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    try:
+        config = resolve_config(args.preset, args.config, args.overrides, args.seed)
+        if args.epochs is not None:
+            for stage in stages:
+                if hasattr(getattr(config, stage), "epochs"):
+                    getattr(config, stage).epochs = args.epochs
+        run = Run.open(args.run_dir or f"runs/{config.preset}", config)
+    except ConfigError as err:
+        parser.error(str(err))
+    print(f"run directory: {run.root}\nTensorBoard:   tensorboard --logdir {run.root / 'logs'}", flush=True)
+    for stage in stages:
+        result = run_stage(stage, run, args.resume, args.force)
+        print(result.summary(), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
