@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import struct
 import warnings
 import zlib
 from pathlib import Path
@@ -81,7 +82,7 @@ def load_word_vectors(path: str | Path, limit: int = 0) -> KeyedVectors:
             return load_facebook_vectors(str(path))
         if suffix in (".vec", ".txt"):
             return KeyedVectors.load_word2vec_format(str(path), binary=False, limit=limit or None)
-    except (ValueError, EOFError, UnicodeDecodeError, IndexError, AssertionError, OSError) as err:
+    except (ValueError, EOFError, UnicodeDecodeError, IndexError, AssertionError, OSError, struct.error) as err:
         raise ValueError(f"{path}: not a readable {suffix} word-vector file ({type(err).__name__}: {err})") from None
     raise ValueError(
         f"{path}: unsupported word-vector format {suffix!r}; use a Facebook .bin or a text .vec "

@@ -1,0 +1,66 @@
+import json
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard
+
+
+def small_model():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    return model
+
+
+def data(poison_epoch=None, poison_batch=None, batches=4):
+    """Four batches per epoch; one batch of one epoch holds a NaN input when asked."""
+    state = {"epoch": -1}
+
+    def gen():
+        state["epoch"] += 1
+        rng = np.random.default_rng(state["epoch"])
+        for b in range(batches):
+            x = rng.normal(size=(8, 3)).astype("float32")
+            if state["epoch"] == poison_epoch and b == poison_batch:
+                x[0, 0] = np.nan
+            yield x, x.sum(axis=1, keepdims=True)
+
+    spec = (tf.TensorSpec((None, 3), tf.float32), tf.TensorSpec((None, 1), tf.float32))
+    return tf.data.Dataset.from_generator(gen, output_signature=spec)
+
+
+def test_nan_guard_keeps_the_last_good_epoch(tmp_path):
+    model = small_model()
+    manager = CheckpointManager(tmp_path, keep=5)
+    guard = NaNGuard("toy")
+    model.fit(data(poison_epoch=1, poison_batch=2), epochs=4, verbose=0,
+              callbacks=[guard, EpochCheckpoint(manager, every=1, total_epochs=4)])
+    assert guard.failure == "toy: loss=nan at epoch 2, batch 3"
+    assert [epoch for epoch, _ in manager.complete()] == [1]
+    good = keras.models.load_model(manager.latest()[1]).get_weights()
+    for a, b in zip(model.get_weights(), good):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoints_are_complete_pruned_and_restore_the_optimizer(tmp_path):
+    model = small_model()
+    manager = CheckpointManager(tmp_path, keep=2)
+    model.fit(data(), epochs=3, verbose=0, callbacks=[EpochCheckpoint(manager, every=1, total_epochs=3)])
+    assert [epoch for epoch, _ in manager.complete()] == [2, 3]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt-00002.json", "ckpt-00002.keras", "ckpt-00003.json", "ckpt-00003.keras"]
+    assert json.loads((tmp_path / "ckpt-00003.json").read_text())["logs"]["loss"] > 0
+    restored, epoch = manager.load_latest()
+    assert epoch == 3
+    assert int(restored.optimizer.iterations) == int(model.optimizer.iterations) > 0
+    for a, b in zip(restored.optimizer.variables, model.optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_a_checkpoint_without_its_sidecar_does_not_count(tmp_path):
+    model = small_model()
+    manager = CheckpointManager(tmp_path)
+    manager.save(model, 1)
+    model.save(tmp_path / "ckpt-00002.keras")  # as if killed before the sidecar was written
+    (tmp_path / "ckpt-00003.tmp.keras").write_bytes(b"partial")
+    assert manager.latest()[0] == 1

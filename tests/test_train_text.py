@@ -1,0 +1,94 @@
+"""`python -m keras_t2v.train` for the text stages on the tiny preset, end to end."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from keras_t2v.checkpoints import CheckpointManager, TrainingDiverged
+from keras_t2v.config import get_preset
+from keras_t2v.runs import Run
+from keras_t2v.text.training import train_vae, train_words
+from keras_t2v.train import main
+
+
+def _events(log_dir: Path) -> EventAccumulator:
+    accumulator = EventAccumulator(str(log_dir), size_guidance={"tensors": 0, "scalars": 0})
+    accumulator.Reload()
+    return accumulator
+
+
+def test_tiny_run_writes_models_reports_and_tensorboard(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
+    printed = capsys.readouterr().out
+    assert f"tensorboard --logdir {run_dir / 'logs'}" in printed and "[vae]" in printed
+    for name in ("config.yaml", "words/vectors.bin", "vae/vae.keras", "vae/encoder.keras", "vae/report.json"):
+        assert (run_dir / name).exists(), name
+    report = json.loads((run_dir / "vae/report.json").read_text())
+    assert set(report["latent_distances"]["by_attribute"]) == {"shape", "color", "size", "motion", "background"}
+
+    train_events = _events(run_dir / "logs/vae/train")
+    losses = [e.step for e in train_events.Tensors("epoch_loss")]
+    assert losses == [0, 1, 2]
+    assert len(_events(run_dir / "logs/vae/validation").Tensors("epoch_loss")) == 3
+    text = _events(run_dir / "logs/vae/samples").Tensors("reconstructions")
+    assert len(text) == 3 and b"| caption |" in text[0].tensor_proto.string_val[0]
+    assert "vae_latent_metadata.tsv" in (run_dir / "logs/vae/projector_config.pbtxt").read_text()
+
+    # Re-running skips finished stages; another config in the same directory is refused.
+    assert main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
+    assert "finished model found, skipped" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=4"])
+    assert "vae.epochs: 3 -> 4" in capsys.readouterr().err
+
+
+def test_encoder_reloads_and_encodes(tmp_path):
+    run_dir = tmp_path / "run"
+    main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=1"])
+    encoder = keras.models.load_model(run_dir / "vae/encoder.keras", safe_mode=True)
+    vae = keras.models.load_model(run_dir / "vae/vae.keras", safe_mode=True)
+    x = np.zeros((2, 25 * get_preset("tiny").words.vector_size), "float32")
+    np.testing.assert_allclose(encoder.predict(x, verbose=0)[0], keras.ops.convert_to_numpy(vae.encode(x)), atol=1e-6)
+
+
+def test_kill_and_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=150", "--set", "train.keep_checkpoints=2"]
+    proc = subprocess.Popen([sys.executable, "-m", "keras_t2v.train", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.getcwd()})
+    manager = CheckpointManager(run_dir / "vae/checkpoints")
+    deadline = time.time() + 240
+    while time.time() < deadline and (manager.latest() is None or manager.latest()[0] < 5):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed_at = manager.latest()[0]
+    assert 5 <= killed_at < 150 and not (run_dir / "vae/vae.keras").exists()
+    with pytest.raises(RuntimeError, match="pass --resume to continue it or --force to start over"):
+        main(args)
+    assert main([*args, "--resume"]) == 0
+    assert manager.latest()[0] == 150 and len(manager.complete()) == 2
+    assert (run_dir / "vae/vae.keras").exists()
+    steps = [e.step for e in _events(run_dir / "logs/vae/train").Tensors("epoch_loss")]
+    assert steps[-1] == 149  # the resumed run continued the epoch count
+
+
+def test_nan_loss_stops_the_stage_with_a_clear_message(tmp_path):
+    config = get_preset("tiny")
+    config.vae.learning_rate = 1e30  # diverges within the first epoch
+    run = Run.open(tmp_path / "run", config)
+    train_words(run)
+    with pytest.raises(TrainingDiverged, match=r"vae: loss=(nan|inf) at epoch 1, batch \d+.*last checkpoint on disk: none"):
+        train_vae(run)
+    assert not (run.root / "vae/vae.keras").exists()
+    assert CheckpointManager(run.root / "vae/checkpoints").latest() is None
