@@ -63,6 +63,7 @@ class VAEConfig:
     intermediate_dim: int = 1200
     latent_dim: int = 500  # the Siamese text tower of the original takes 500-d input (3.3)
     output: str = "linear_mse"  # "linear_mse" (sound for real-valued vectors) or "sigmoid_bce" (faithful)
+    kl_weight: float = 1.0  # 1.0 = the 2017 Keras example; < 1 keeps more information in the code
     optimizer: str = "rmsprop"
     learning_rate: float = 1e-3
     batch_size: int = 100
@@ -76,6 +77,8 @@ class JointConfig:
     hidden_dim: int = 500
     embed_dim: int = 512
     dropout: float = 0.5
+    activation: str = "relu"  # of both towers' output (faithful); "linear" avoids dead, collapsed codes
+    finetune_vae: bool = False  # train the VAE encoder inside the text tower (the original froze it)
     frame_tower: str = "xception"  # "xception" (paper) or "cnn" (small, quick/tiny)
     cnn_filters: int = 32
     xception_weights: str = ""  # a weights file the user provides; nothing is downloaded

@@ -4,8 +4,8 @@
     python -m keras_t2v.train --preset tiny --run-dir runs/tiny
     python -m keras_t2v.train --stage vae --set vae.epochs=20 --resume
 
-Stages run in order (words -> vae); a stage whose finished model exists is skipped unless --force.
-Implemented so far: words, vae. The joint embedding, StackGAN and VGAN stages come next.
+Stages run in order (words -> vae -> joint); a stage whose finished model exists is skipped
+unless --force. Implemented so far: words, vae, joint. StackGAN and VGAN come next.
 """
 
 from __future__ import annotations
@@ -19,15 +19,17 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
-STAGES = ("words", "vae")
+STAGES = ("words", "vae", "joint")
 
 
 def run_stage(name: str, run: Run, resume: bool, force: bool):
-    from keras_t2v.text import training
+    from keras_t2v.text import joint_training, training
 
     if name == "words":
         return training.train_words(run, force=force)
-    return training.train_vae(run, resume=resume, force=force)
+    if name == "vae":
+        return training.train_vae(run, resume=resume, force=force)
+    return joint_training.train_joint(run, resume=resume, force=force)
 
 
 def main(argv=None) -> int:

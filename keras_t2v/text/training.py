@@ -11,9 +11,7 @@ Outputs in the run directory:
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -22,26 +20,12 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.callbacks import TextSamples, write_projector
-from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged
 from keras_t2v.data.records import caption_pool
 from keras_t2v.runs import Run
+from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, save_final
 from keras_t2v.text.probe import attribute_distances
 from keras_t2v.text.vae import TextVAE
 from keras_t2v.text.word_vectors import SentenceEncoder, file_id, prepare_word_vectors, sentence_encoder
-
-
-@dataclasses.dataclass
-class StageResult:
-    stage: str
-    seconds: float
-    logs: dict
-    skipped: bool = False
-
-    def summary(self) -> str:
-        if self.skipped:
-            return f"[{self.stage}] finished model found, skipped (--force retrains)"
-        losses = ", ".join(f"{k} {v:.4g}" for k, v in self.logs.items())
-        return f"[{self.stage}] {self.seconds:.1f} s; {losses}"
 
 
 def vectors_path(run: Run) -> Path:
@@ -75,29 +59,12 @@ def sentence_matrix(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
     return encoder.encode_cached(captions, run.cache_dir, vectors_id), captions
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    options = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
-    if name not in options:
-        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(options)}")
-    return options[name](learning_rate=learning_rate)
-
-
 def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     """Trains the sentence VAE with checkpoints, NaN guard and TensorBoard; exports the encoder."""
     cfg = run.config
-    out = run.stage_dir("vae")
-    final = out / "vae.keras"
-    if final.exists() and not force:
+    out, manager, final, skip = open_stage(run, "vae", "vae.keras", resume, force)
+    if skip:
         return StageResult("vae", 0.0, {}, skipped=True)
-    manager = CheckpointManager(out / "checkpoints", keep=cfg.train.keep_checkpoints)
-    if force:
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
-        final.unlink(missing_ok=True)
-    elif manager.latest() is not None and not resume:
-        raise RuntimeError(
-            f"{out}/checkpoints holds an interrupted run: pass --resume to continue it or --force to start over"
-        )
-
     start = time.time()
     keras.utils.set_random_seed(cfg.train.seed)
     train_x, _ = sentence_matrix(run, "train")
@@ -108,7 +75,8 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     if restored is not None:
         vae, initial_epoch = restored
     else:
-        vae = TextVAE(train_x.shape[1], cfg.vae.intermediate_dim, cfg.vae.latent_dim, cfg.vae.output, seed=cfg.train.seed)
+        vae = TextVAE(train_x.shape[1], cfg.vae.intermediate_dim, cfg.vae.latent_dim, cfg.vae.output,
+                      kl_weight=cfg.vae.kl_weight, seed=cfg.train.seed)
         vae.compile(optimizer=make_optimizer(cfg.vae.optimizer, cfg.vae.learning_rate), jit_compile=cfg.train.jit_compile)
         initial_epoch = 0
 
@@ -119,7 +87,6 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
         .prefetch(tf.data.AUTOTUNE)
     )
     val_ds = tf.data.Dataset.from_tensor_slices(val_x).batch(cfg.vae.batch_size)
-    log_dir = run.log_dir("vae")
     shown = list(range(0, len(val_captions), max(1, len(val_captions) // 8)))[:8]
 
     def decoded_rows(model):
@@ -127,36 +94,19 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
         rows = ["| caption | nearest words of the reconstruction |", "|---|---|"]
         return rows + [f"| {val_captions[i]} | {' '.join(encoder.nearest_words(r))} |" for i, r in zip(shown, recon)]
 
-    guard = NaNGuard("vae")
-    callbacks = [
-        guard,
-        EpochCheckpoint(manager, cfg.train.checkpoint_every, cfg.vae.epochs),
-        keras.callbacks.TensorBoard(str(log_dir)),
-        TextSamples(log_dir / "samples", "reconstructions", decoded_rows),
-    ]
-    history = vae.fit(
-        train_ds, validation_data=val_ds, epochs=cfg.vae.epochs, initial_epoch=initial_epoch,
-        callbacks=callbacks, verbose=2, shuffle=False,
-    )
-    if guard.failure:
-        latest = manager.latest()
-        raise TrainingDiverged(
-            f"{guard.failure}; weights of the last good epoch restored in memory, "
-            f"last checkpoint on disk: {latest[1] if latest else 'none'}"
-        )
+    samples = TextSamples(run.log_dir("vae") / "samples", "reconstructions", decoded_rows)
+    logs = fit_stage(run, "vae", vae, manager, train_ds, val_ds, cfg.vae.epochs, initial_epoch, [samples])
 
     def encode_captions(captions):
-        return vae.encode(encoder.encode_many(captions)[0])
+        return keras.ops.convert_to_numpy(vae.encode(encoder.encode_many(captions)[0]))
 
-    probe = attribute_distances(lambda c: keras.ops.convert_to_numpy(encode_captions(c)), seed=cfg.train.seed)
-    probe_input = attribute_distances(lambda c: encoder.encode_many(c)[0], seed=cfg.train.seed)
-    codes = keras.ops.convert_to_numpy(vae.encode(val_x[:1000]))
-    write_projector(log_dir, "vae_latent", codes, val_captions[:1000])
-
+    report = {
+        "final": logs,
+        "latent_distances": attribute_distances(encode_captions, seed=cfg.train.seed),
+        "input_distances": attribute_distances(lambda c: encoder.encode_many(c)[0], seed=cfg.train.seed),
+    }
+    write_projector(run.log_dir("vae"), "vae_latent", encode_captions(val_captions[:1000]), val_captions[:1000])
     vae.encoder.save(out / "encoder.keras")
-    tmp = out / "vae.tmp.keras"
-    vae.save(tmp)
-    tmp.replace(final)
-    logs = {k: float(v[-1]) for k, v in history.history.items()} if history.history else {}
-    (out / "report.json").write_text(json.dumps({"final": logs, "latent_distances": probe, "input_distances": probe_input}, indent=1))
+    save_final(vae, final)
+    (out / "report.json").write_text(json.dumps(report, indent=1))
     return StageResult("vae", time.time() - start, logs)

@@ -78,12 +78,12 @@ def build_decoder(latent_dim: int, intermediate_dim: int, output_dim: int, outpu
 class TextVAE(keras.Model):
     """The sentence VAE. `call(x)` reconstructs from z_mean; `train_step` samples z."""
 
-    def __init__(self, input_dim=7500, intermediate_dim=1200, latent_dim=500, output="linear_mse", seed=None, **kwargs):
+    def __init__(self, input_dim=7500, intermediate_dim=1200, latent_dim=500, output="linear_mse", kl_weight=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if output not in OUTPUTS:
             raise ValueError(f"unknown VAE output {output!r}; expected one of {OUTPUTS}")
         self.input_dim, self.intermediate_dim, self.latent_dim = input_dim, intermediate_dim, latent_dim
-        self.output_kind, self.seed = output, seed
+        self.output_kind, self.kl_weight, self.seed = output, kl_weight, seed
         self.encoder = build_encoder(input_dim, intermediate_dim, latent_dim)
         self.decoder = build_decoder(latent_dim, intermediate_dim, input_dim, output)
         self.sampling = Sampling(seed, name="sampling")
@@ -111,12 +111,12 @@ class TextVAE(keras.Model):
         return self.encoder(x, training=False)[0]
 
     def compute_losses(self, x, training=False):
-        """(total, reconstruction, kl), each a batch mean, with a sampled z."""
+        """(reconstruction + kl_weight * kl, reconstruction, kl), each a batch mean, with a sampled z."""
         z_mean, z_log_var = self.encoder(x, training=training)
         x_hat = self.decoder(self.sampling([z_mean, z_log_var]), training=training)
         reconstruction = ops.mean(reconstruction_error(x, x_hat, self.output_kind))
         kl = ops.mean(kl_divergence(z_mean, z_log_var))
-        return reconstruction + kl, reconstruction, kl
+        return reconstruction + self.kl_weight * kl, reconstruction, kl
 
     def _update(self, total, reconstruction, kl):
         self.loss_tracker.update_state(total)
@@ -143,5 +143,6 @@ class TextVAE(keras.Model):
             "intermediate_dim": self.intermediate_dim,
             "latent_dim": self.latent_dim,
             "output": self.output_kind,
+            "kl_weight": self.kl_weight,
             "seed": self.seed,
         }

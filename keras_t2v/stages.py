@@ -1,0 +1,79 @@
+"""What every trained stage shares: skip/resume rules, `fit` with checkpoints, final saves."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import keras
+
+from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged
+from keras_t2v.runs import Run
+
+
+@dataclasses.dataclass
+class StageResult:
+    stage: str
+    seconds: float
+    logs: dict
+    skipped: bool = False
+
+    def summary(self) -> str:
+        if self.skipped:
+            return f"[{self.stage}] finished model found, skipped (--force retrains)"
+        losses = ", ".join(f"{k} {v:.4g}" for k, v in self.logs.items())
+        return f"[{self.stage}] {self.seconds:.1f} s; {losses}"
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    options = {"rmsprop": keras.optimizers.RMSprop, "adam": keras.optimizers.Adam}
+    if name not in options:
+        raise ValueError(f"unknown optimizer {name!r}; expected one of {sorted(options)}")
+    return options[name](learning_rate=learning_rate)
+
+
+def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool):
+    """(stage dir, checkpoint manager, final model path, skip) for a stage trained with `fit`.
+
+    Skips a finished stage unless `force`; refuses to silently restart an interrupted one.
+    """
+    out = run.stage_dir(stage)
+    final = out / final_name
+    manager = CheckpointManager(out / "checkpoints", keep=run.config.train.keep_checkpoints)
+    if final.exists() and not force:
+        return out, manager, final, True
+    if force:
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        final.unlink(missing_ok=True)
+    elif manager.latest() is not None and not resume:
+        raise RuntimeError(f"{out}/checkpoints holds an interrupted run: pass --resume to continue it or --force to start over")
+    return out, manager, final, False
+
+
+def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int, extra_callbacks=()):
+    """`model.fit` with the NaN guard, atomic checkpoints and TensorBoard; returns the final logs."""
+    guard = NaNGuard(stage)
+    callbacks = [
+        guard,
+        EpochCheckpoint(manager, run.config.train.checkpoint_every, epochs),
+        keras.callbacks.TensorBoard(str(run.log_dir(stage))),
+        *extra_callbacks,
+    ]
+    history = model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch,
+                        callbacks=callbacks, verbose=2, shuffle=False)
+    if guard.failure:
+        latest = manager.latest()
+        raise TrainingDiverged(
+            f"{guard.failure}; weights of the last good epoch restored in memory, "
+            f"last checkpoint on disk: {latest[1] if latest else 'none'}"
+        )
+    return {k: float(v[-1]) for k, v in history.history.items()}
+
+
+def save_final(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    tmp.replace(path)
+
+

@@ -1,0 +1,118 @@
+"""Training the joint embedding stage ("joint").
+
+Outputs in the run directory:
+    joint/joint.keras          the trained JointEmbedding (both towers)
+    joint/text_encoder.keras   sentence (B, 7500) -> text code (B, embed): what the GANs condition on
+    joint/report.json          final metrics and retrieval R@1/5/10 on val (100 candidates)
+    logs/joint/                TensorBoard scalars and the projector (text and frame codes, sprite)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+
+import keras
+import numpy as np
+
+from keras_t2v.callbacks import write_projector
+from keras_t2v.config import to_dict
+from keras_t2v.data.records import split_records
+from keras_t2v.runs import Run
+from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, save_final
+from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
+from keras_t2v.text.pairs import PairSampler, collect_key_frames, to_float
+from keras_t2v.text.training import sentence_matrix
+
+PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
+
+
+def key_frames(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Key frames and attributes of every clip of `split`, cached in the run's cache directory."""
+    data = to_dict(run.config)["data"]
+    digest = hashlib.sha256(json.dumps({**data, "split": split}, sort_keys=True).encode()).hexdigest()[:16]
+    path = run.cache_dir / f"keyframes-{split}-{digest}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as cached:
+            return cached["frames"], cached["attributes"]
+    records, count = split_records(run.config.data, split)
+    frames, attributes = collect_key_frames(records, count)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, frames=frames, attributes=attributes)
+    os.replace(tmp, path)
+    return frames, attributes
+
+
+def codes(model: JointEmbedding, sentences: np.ndarray, frames: np.ndarray, batch: int = 256):
+    """(text codes, frame codes) of aligned sentences (N, D) and float frames (N, S, S, 3)."""
+    text = model.text_tower.predict(sentences, batch_size=batch, verbose=0)
+    frame = model.frame_tower.predict(frames, batch_size=batch, verbose=0)
+    return text, frame
+
+
+def sprite(frames: np.ndarray) -> tuple[np.ndarray, int]:
+    """Square grid image of uint8 thumbnails (N, S, S, 3) for the projector, and the thumb size."""
+    n, s = len(frames), frames.shape[1]
+    side = int(np.ceil(np.sqrt(n)))
+    grid = np.zeros((side * s, side * s, 3), np.uint8)
+    for i, frame in enumerate(frames):
+        r, c = divmod(i, side)
+        grid[r * s : (r + 1) * s, c * s : (c + 1) * s] = frame
+    return grid, s
+
+
+def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageResult:
+    cfg = run.config
+    j = cfg.joint
+    out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force)
+    if skip:
+        return StageResult("joint", 0.0, {}, skipped=True)
+    vae_path = run.root / "vae" / "vae.keras"
+    if not vae_path.exists():
+        raise FileNotFoundError(f"{vae_path}: the joint stage needs the trained VAE; train the 'vae' stage first")
+    start = time.time()
+    keras.utils.set_random_seed(cfg.train.seed)
+    train_sentences, _ = sentence_matrix(run, "train")
+    val_sentences, val_captions = sentence_matrix(run, "val")
+    train_frames, train_attributes = key_frames(run, "train")
+    val_frames, val_attributes = key_frames(run, "val")
+
+    restored = manager.load_latest() if resume else None
+    if restored is not None:
+        model, initial_epoch = restored
+    else:
+        vae = keras.models.load_model(vae_path, safe_mode=True)
+        model = JointEmbedding(
+            input_dim=train_sentences.shape[1], vae_intermediate=cfg.vae.intermediate_dim, latent_dim=cfg.vae.latent_dim,
+            hidden_dim=j.hidden_dim, embed_dim=j.embed_dim, dropout=j.dropout, frame_tower=j.frame_tower,
+            image_size=cfg.data.image_size, cnn_filters=j.cnn_filters, margin=j.margin, activation=j.activation,
+            finetune_vae=j.finetune_vae,
+        )
+        model.vae_encoder.set_weights(vae.encoder.get_weights())
+        initial_epoch = 0
+    if j.xception_weights and j.frame_tower == "xception" and restored is None:
+        use_pretrained_xception(model.frame_tower, j.xception_weights)
+    if restored is None:
+        model.compile(optimizer=make_optimizer(j.optimizer, j.learning_rate), jit_compile=cfg.train.jit_compile)
+
+    groups = max(1, j.batch_size // PAIRS_PER_GROUP)
+    sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)
+    train = PairSampler(train_sentences, train_frames, train_attributes, seed=cfg.train.seed, **sampler_args)
+    val = PairSampler(val_sentences, val_frames, val_attributes, seed=cfg.train.seed + 1, **sampler_args)
+    logs = fit_stage(run, "joint", model, manager, train, val, j.epochs, initial_epoch)
+
+    # Retrieval on val: the first caption of each clip against its first frame.
+    text_codes, frame_codes = codes(model, val_sentences[0::3], to_float(val_frames[:, 0]))
+    retrieval = recall_at_k(text_codes, frame_codes, group=min(100, len(text_codes)))
+    shown = min(500, len(text_codes))
+    write_projector(run.log_dir("joint") / "text_codes", "text_codes", text_codes[:shown], val_captions[0::3][:shown])
+    grid, thumb = sprite(val_frames[:shown, 0])
+    write_projector(run.log_dir("joint") / "frame_codes", "frame_codes", frame_codes[:shown], val_captions[0::3][:shown], grid, thumb)
+
+    model.text_tower.save(out / "text_encoder.keras")
+    save_final(model, final)
+    (out / "report.json").write_text(json.dumps({"final": logs, "retrieval_val": retrieval}, indent=1))
+    return StageResult("joint", time.time() - start, {**logs, **{k: v for k, v in retrieval.items() if "R@" in k}})

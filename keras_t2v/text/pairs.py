@@ -1,0 +1,105 @@
+"""Caption/frame pairs for the joint embedding, sampled as the original author did.
+
+For each anchor caption: 3 positives (its own clip's first frame, last frame and the 10th frame
+from the end) and 3 negatives (the first frame of 3 other clips). The original drew negatives
+from any other clip; here they must also have another attribute combination, so that a
+"negative" never shows exactly what its caption says. With `hard_negatives`, the other clips
+differ from the anchor in exactly one attribute (where the dataset has such a clip).
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_t2v.data.attributes import NUM_VALUES
+
+
+def key_frame_indices(num_frames: int) -> list[int]:
+    """First, last and 10th-from-last frame (first/last/"one more" of the original)."""
+    return [0, num_frames - 1, max(0, num_frames - 10)]
+
+
+def collect_key_frames(records: tf.data.Dataset, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(frames (N, 3, S, S, 3) uint8 at `key_frame_indices`, attributes (N, 5)) of the records, by clip index."""
+    frames, attributes = None, None
+    for batch in records.batch(64).prefetch(tf.data.AUTOTUNE):
+        video = batch["video"].numpy()
+        if frames is None:
+            t, s = video.shape[1], video.shape[2]
+            frames = np.zeros((count, 3, s, s, 3), np.uint8)
+            attributes = np.zeros((count, 5), np.int32)
+        index = batch["index"].numpy()
+        frames[index] = video[:, key_frame_indices(t)]
+        attributes[index] = batch["attributes"].numpy()
+    return frames, attributes
+
+
+def to_float(frames: np.ndarray) -> np.ndarray:
+    return frames.astype(np.float32) / 127.5 - 1.0
+
+
+class PairSampler(keras.utils.PyDataset):
+    """Batches ((sentences (P, D), frames (P, S, S, 3)), labels (P,)) of P = groups * 6 pairs.
+
+    sentences: (N * 3, D) sentence vectors, row 3i + j = caption j of clip i.
+    frames, attributes: from `collect_key_frames`. An epoch shows every clip once as an anchor.
+    """
+
+    def __init__(self, sentences, frames, attributes, groups: int, positives: int = 3, negatives: int = 3,
+                 hard_negatives: bool = False, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.sentences, self.frames, self.attributes = sentences, frames, attributes
+        self.groups, self.positives, self.negatives = groups, positives, negatives
+        self.hard_negatives = hard_negatives
+        self.seed, self.epoch = seed, 0
+        self.keys = np.ravel_multi_index(attributes.T, NUM_VALUES)
+        if hard_negatives:
+            self.one_off = self._one_attribute_neighbours(attributes)
+        self._order = self._shuffled(0)
+
+    @staticmethod
+    def _one_attribute_neighbours(attributes):
+        """Per clip, the clips whose attributes differ from it in exactly one attribute (may be
+        empty in a small dataset; such anchors get an ordinary negative)."""
+        combos, inverse = np.unique(attributes, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        neighbours = [np.flatnonzero(((combos != combo).sum(axis=1) == 1)[inverse]) for combo in combos]
+        return [neighbours[i] for i in inverse]
+
+    def _shuffled(self, epoch):
+        return np.random.default_rng([self.seed, epoch]).permutation(len(self.frames))
+
+    def __len__(self):
+        return math.ceil(len(self.frames) / self.groups)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+        self._order = self._shuffled(self.epoch)
+
+    def _negative(self, rng, anchor):
+        if self.hard_negatives and len(self.one_off[anchor]):
+            return int(rng.choice(self.one_off[anchor]))
+        while True:
+            other = int(rng.integers(len(self.frames)))
+            if self.keys[other] != self.keys[anchor]:
+                return other
+
+    def __getitem__(self, index):
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        anchors = self._order[index * self.groups : (index + 1) * self.groups]
+        rows, frames, labels = [], [], []
+        for anchor in anchors:
+            row = 3 * anchor + int(rng.integers(3))
+            for p in range(self.positives):
+                rows.append(row)
+                frames.append(self.frames[anchor, p % 3])
+                labels.append(1.0)
+            for _ in range(self.negatives):
+                rows.append(row)
+                frames.append(self.frames[self._negative(rng, anchor), 0])
+                labels.append(0.0)
+        return (self.sentences[rows], to_float(np.stack(frames))), np.array(labels, np.float32)

@@ -1,0 +1,127 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_t2v.config import get_preset
+from keras_t2v.data.attributes import NUM_VALUES
+from keras_t2v.data.records import generate_records
+from keras_t2v.text.joint_embedding import (
+    JointEmbedding,
+    contrastive_loss,
+    euclidean_distance,
+    recall_at_k,
+)
+from keras_t2v.text.pairs import PairSampler, collect_key_frames, key_frame_indices, to_float
+
+TINY = dict(input_dim=40, vae_intermediate=16, latent_dim=6, hidden_dim=16, embed_dim=8, dropout=0.5,
+            frame_tower="cnn", image_size=16, cnn_filters=4)
+
+
+def np_(x):
+    return keras.ops.convert_to_numpy(x)
+
+
+def test_distance_and_loss_match_hand_computation():
+    a = np.array([[0.0, 0.0], [1.0, 1.0], [0.2, 0.0], [3.0, 0.0]], "float32")
+    b = np.array([[0.0, 0.0], [1.0, 2.0], [0.0, 0.0], [0.0, 4.0]], "float32")
+    y = np.array([1, 1, 0, 0], "float32")
+    d = np_(euclidean_distance(a, b))
+    np.testing.assert_allclose(d, [np.sqrt(1e-7), 1.0, 0.2, 5.0], rtol=1e-5)
+    # y d^2 + (1 - y) max(1 - d, 0)^2 per pair, then the mean.
+    expected = np.mean([1e-7, 1.0, 0.8**2, 0.0])
+    assert float(np_(contrastive_loss(y, d, margin=1.0))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_tower_shapes_and_frozen_vae():
+    model = JointEmbedding(**TINY)
+    assert model.text_tower.output_shape == (None, 8)
+    assert model.frame_tower.output_shape == (None, 8)
+    assert not model.vae_encoder.trainable
+    frozen = {id(v) for v in model.vae_encoder.weights}
+    assert frozen and not frozen & {id(v) for v in model.trainable_weights}
+    d = model((np.zeros((3, 40), "float32"), np.zeros((3, 16, 16, 3), "float32")))
+    assert d.shape == (3,)
+
+
+def _tiny_pairs(seed=0, count=64, hard=False):
+    data = get_preset("tiny").data
+    frames, attributes = collect_key_frames(generate_records(data.seed, "train", count, 16, 8), count)
+    # Sentences: a one-hot code of the attributes, repeated for the 3 captions (a clean text side).
+    onehot = np.concatenate([np.eye(n)[attributes[:, i]] for i, n in enumerate(NUM_VALUES)], axis=1)
+    sentences = np.repeat(np.pad(onehot, ((0, 0), (0, 40 - onehot.shape[1]))), 3, axis=0).astype("float32")
+    return PairSampler(sentences, frames, attributes, groups=4, hard_negatives=hard, seed=seed)
+
+
+def test_pair_sampling_follows_the_original():
+    sampler = _tiny_pairs()
+    (sentences, frames), labels = sampler[0]
+    assert sentences.shape == (24, 40) and frames.shape == (24, 16, 16, 3)
+    np.testing.assert_array_equal(labels, np.tile([1, 1, 1, 0, 0, 0], 4))
+    assert key_frame_indices(32) == [0, 31, 22]
+    for g, anchor in enumerate(sampler._order[:4]):
+        assert any(np.array_equal(sentences[6 * g], sampler.sentences[3 * anchor + j]) for j in range(3))
+        for p in range(3):  # positives: the anchor clip's first, last and 10th-from-last frames
+            np.testing.assert_array_equal(frames[6 * g + p], to_float(sampler.frames[anchor, p]))
+    rng = np.random.default_rng(0)
+    for anchor in range(64):  # negatives show another attribute combination than their caption
+        assert sampler.keys[sampler._negative(rng, anchor)] != sampler.keys[anchor]
+
+
+def test_hard_negatives_differ_in_one_attribute():
+    sampler = _tiny_pairs(hard=True, count=64)
+    rng = np.random.default_rng(0)
+    with_neighbours = [a for a in range(64) if len(sampler.one_off[a])]
+    assert len(with_neighbours) > 20
+    for anchor in with_neighbours:
+        other = sampler._negative(rng, anchor)
+        assert (sampler.attributes[other] != sampler.attributes[anchor]).sum() == 1
+
+
+def test_training_separates_positive_and_negative_distances():
+    keras.utils.set_random_seed(0)
+    sampler = _tiny_pairs(count=64)
+    model = JointEmbedding(**{**TINY, "dropout": 0.0})
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    first = model.evaluate(sampler, verbose=0, return_dict=True)
+    model.fit(sampler, epochs=25, verbose=0)
+    last = model.evaluate(sampler, verbose=0, return_dict=True)
+    assert last["loss"] < first["loss"]
+    assert last["negative_distance"] - last["positive_distance"] > 0.3
+    assert last["pair_accuracy"] > 0.8
+
+
+def test_save_load_round_trip(tmp_path):
+    model = JointEmbedding(**TINY)
+    model.compile(optimizer="rmsprop")
+    x = (np.random.default_rng(0).normal(size=(4, 40)).astype("float32"), np.zeros((4, 16, 16, 3), "float32"))
+    model.save(tmp_path / "joint.keras")
+    loaded = keras.models.load_model(tmp_path / "joint.keras", safe_mode=True)
+    np.testing.assert_array_equal(np_(loaded(x)), np_(model(x)))
+    assert not loaded.vae_encoder.trainable
+    model.text_tower.save(tmp_path / "text.keras")
+    text = keras.models.load_model(tmp_path / "text.keras", safe_mode=True)
+    np.testing.assert_array_equal(text.predict(x[0], verbose=0), model.text_tower.predict(x[0], verbose=0))
+
+
+def test_recall_at_k():
+    codes = np.eye(100, dtype="float32")
+    perfect = recall_at_k(codes, codes)
+    assert perfect["caption_to_frame_R@1"] == perfect["frame_to_caption_R@1"] == 1.0
+    shuffled = recall_at_k(codes, codes[np.roll(np.arange(100), 1)])
+    assert shuffled["caption_to_frame_R@1"] == 0.0
+    collapsed = recall_at_k(np.zeros((100, 4)), codes[:, :4])  # every caption code equal: all ties
+    assert collapsed["frame_to_caption_R@10"] == 0.0
+    with pytest.raises(ValueError, match="at least 100"):
+        recall_at_k(codes[:50], codes[:50])
+
+
+def test_paper_xception_variant_builds_with_reference_parameter_counts():
+    model = JointEmbedding(input_dim=7500, vae_intermediate=1200, latent_dim=500, hidden_dim=500, embed_dim=512,
+                           dropout=0.5, frame_tower="xception", image_size=64)
+    xception = model.frame_tower.get_layer("xception_backbone").get_layer("xception")
+    assert xception.count_params() == 22_910_480  # keras.applications.Xception, include_top=True
+    assert model.frame_tower.count_params() == 22_910_480 + (1000 * 500 + 500) + (500 * 512 + 512)  # 23,667,492
+    vae_encoder = 7500 * 1200 + 1200 + 2 * (1200 * 500 + 500)  # 10,202,200, frozen
+    head = (500 * 500 + 500) + (500 * 512 + 512)  # 507,012
+    assert model.text_tower.count_params() == vae_encoder + head
+    assert sum(np.prod(w.shape) for w in model.text_tower.trainable_weights) == head
