@@ -51,9 +51,11 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool)
     return out, manager, final, False
 
 
-def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int, extra_callbacks=()):
-    """`model.fit` with the NaN guard, atomic checkpoints and TensorBoard; returns the final logs."""
-    guard = NaNGuard(stage)
+def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int,
+              extra_callbacks=(), watch=("loss",)):
+    """`model.fit` with the NaN guard on the `watch`ed losses, atomic checkpoints and TensorBoard;
+    returns the final logs."""
+    guard = NaNGuard(stage, watch)
     callbacks = [
         guard,
         EpochCheckpoint(manager, run.config.train.checkpoint_every, epochs),

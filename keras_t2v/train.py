@@ -4,8 +4,8 @@
     python -m keras_t2v.train --preset tiny --run-dir runs/tiny
     python -m keras_t2v.train --stage vae --set vae.epochs=20 --resume
 
-Stages run in order (words -> vae -> joint); a stage whose finished model exists is skipped
-unless --force. Implemented so far: words, vae, joint. StackGAN and VGAN come next.
+Stages run in order (words -> vae -> joint -> stackgan); a stage whose finished model exists is
+skipped unless --force. Implemented so far: words, vae, joint, stackgan (Stage-I). VGAN comes next.
 """
 
 from __future__ import annotations
@@ -19,17 +19,20 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
-STAGES = ("words", "vae", "joint")
+STAGES = ("words", "vae", "joint", "stackgan")
 
 
 def run_stage(name: str, run: Run, resume: bool, force: bool):
+    from keras_t2v.models import stackgan_training
     from keras_t2v.text import joint_training, training
 
     if name == "words":
         return training.train_words(run, force=force)
     if name == "vae":
         return training.train_vae(run, resume=resume, force=force)
-    return joint_training.train_joint(run, resume=resume, force=force)
+    if name == "joint":
+        return joint_training.train_joint(run, resume=resume, force=force)
+    return stackgan_training.train_stackgan(run, resume=resume, force=force)
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,1 @@
+"""Image and video GANs: StackGAN (text -> frame) and VGAN (frame -> video)."""

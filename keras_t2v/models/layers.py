@@ -1,0 +1,74 @@
+"""Building blocks shared by the GANs: initialisers, BatchNorm, conditioning augmentation.
+
+Numbers follow shared/specs/reference_architectures.md 1.2-1.3 (StackGAN) and 2.3/2.7 (VGAN).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers, ops
+
+VARIANTS = ("tf", "pytorch")
+
+
+def conv_init(variant: str):
+    """StackGAN conv kernels: truncated N(0, 0.02) in the TF original, N(0, 0.02) in the port."""
+    if variant == "tf":
+        return keras.initializers.TruncatedNormal(0.0, 0.02)
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def batch_norm(name: str, epsilon: float = 1e-5) -> layers.BatchNormalization:
+    """BN as both StackGANs and the VGAN generator: gamma ~ N(1, 0.02), momentum 0.9 (= 0.1 in torch)."""
+    return layers.BatchNormalization(
+        momentum=0.9, epsilon=epsilon, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
+    )
+
+
+def ca_kl(mu, log_sigma):
+    """KL(N(mu, sigma^2) || N(0, 1)) averaged over batch and dimensions, as StackGAN's code does."""
+    return ops.mean(-log_sigma + 0.5 * (-1.0 + ops.exp(2.0 * log_sigma) + ops.square(mu)))
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class ConditioningAugmentation(layers.Layer):
+    """phi_t (B, E) -> c (B, c_dim), mu (B, c_dim), log_sigma (B, c_dim).
+
+    Dense(2 c_dim) with LeakyReLU(0.2) (TF) or ReLU (PyTorch); the first half is mu, the second
+    log sigma (TF) or log variance (PyTorch, returned here as log sigma = logvar / 2);
+    c = mu + sigma * eps with eps truncated normal (TF) or normal (PyTorch), from a SeedGenerator.
+    """
+
+    def __init__(self, c_dim: int, variant: str = "tf", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown StackGAN variant {variant!r}; expected one of {VARIANTS}")
+        self.c_dim, self.variant, self.seed = c_dim, variant, seed
+        self.dense = layers.Dense(
+            2 * c_dim,
+            kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
+            bias_initializer="zeros",
+            name="fc",
+        )
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def build(self, input_shape):
+        self.dense.build(input_shape)
+
+    def call(self, embedding, sample=True):
+        h = self.dense(embedding)
+        h = ops.leaky_relu(h, 0.2) if self.variant == "tf" else ops.relu(h)
+        mu, second = h[:, : self.c_dim], h[:, self.c_dim :]
+        log_sigma = second if self.variant == "tf" else 0.5 * second
+        if not sample:
+            return mu, mu, log_sigma
+        draw = keras.random.truncated_normal if self.variant == "tf" else keras.random.normal
+        eps = draw(ops.shape(mu), seed=self.seed_generator)
+        return mu + ops.exp(log_sigma) * eps, mu, log_sigma
+
+    def compute_output_shape(self, input_shape):
+        shape = (input_shape[0], self.c_dim)
+        return shape, shape, shape
+
+    def get_config(self):
+        return {**super().get_config(), "c_dim": self.c_dim, "variant": self.variant, "seed": self.seed}

@@ -1,0 +1,22 @@
+"""GAN losses on logits, shared by StackGAN and VGAN."""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def bce_logits(target: float, logits):
+    """Mean sigmoid cross-entropy of `logits` against a constant label (1 real, 0 fake)."""
+    labels = ops.full_like(logits, target)
+    return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
+
+
+def matching_aware_d_loss(real_logits, wrong_logits, fake_logits, wrong_weight: float = 0.5, fake_weight: float = 0.5):
+    """StackGAN's D loss: real image + right text -> 1; wrong image + right text -> 0; fake -> 0,
+    weighted 1 / 0.5 / 0.5 as the TF original (`B_WRONG`)."""
+    return bce_logits(1.0, real_logits) + wrong_weight * bce_logits(0.0, wrong_logits) + fake_weight * bce_logits(0.0, fake_logits)
+
+
+def mean_probability(logits):
+    """Mean of sigmoid(logits): D(real), D(fake), D(wrong) in the logs."""
+    return ops.mean(ops.sigmoid(logits))

@@ -1,0 +1,108 @@
+"""StackGAN Stage-I as a trainable keras.Model with its own train_step.
+
+Per step, as both originals: one discriminator update, then one generator update.
+    D loss = BCE(D(real, t), 1) + 0.5 BCE(D(wrong, t), 0) + 0.5 BCE(D(fake, t), 0)
+    G loss = BCE(D(fake, t), 1) + kl_coeff * KL(CA)
+where t is the raw text code (TF) or the generator's CA mean, gradient stopped (PyTorch), and
+"wrong" is a real frame of another attribute combination paired with this caption. The PyTorch
+port reuses the step's fakes for the G update; the TF original draws z again; both are followed.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_t2v.models.layers import ca_kl
+from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class StackGANStageI(keras.Model):
+    """Generator [embedding (B, E), z (B, z_dim)] -> (B, S, S, 3); discriminator -> logits (B, 1).
+
+    `train_step` takes a dict: "image" (B, S, S, 3) in [-1, 1], "embedding" (B, E), "wrong_image".
+    """
+
+    def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
+                 kl_coeff=2.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
+                             image_size=image_size, variant=variant, kl_coeff=kl_coeff, seed=seed)
+        self.variant, self.z_dim, self.kl_coeff = variant, z_dim, kl_coeff
+        self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed)
+        cond_dim = embed_dim if variant == "tf" else c_dim
+        self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant)
+        self.noise = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong")}
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        # Built now, so that a reloaded model restores their state with the weights.
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
+
+    def sample_noise(self, batch):
+        return keras.random.normal((batch, self.z_dim), seed=self.noise)
+
+    def generate(self, embedding, z=None, training=False):
+        """(B, E) text codes [, (B, z_dim) noise] -> (B, S, S, 3) images in [-1, 1]."""
+        z = self.sample_noise(ops.shape(embedding)[0]) if z is None else z
+        return self.generator([embedding, z], training=training)[0]
+
+    def call(self, embedding, training=False):
+        return self.generate(embedding, training=training)
+
+    def _condition(self, embedding, mu):
+        return embedding if self.variant == "tf" else ops.stop_gradient(mu)
+
+    def train_step(self, data):
+        if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
+            data = data[0]
+        real, embedding, wrong = data["image"], data["embedding"], data["wrong_image"]
+        z = self.sample_noise(ops.shape(real)[0])
+        with tf.GradientTape() as tape:
+            fake, mu, _ = self.generator([embedding, z], training=True)
+            condition = self._condition(embedding, mu)
+            real_logits = self.discriminator([real, condition], training=True)
+            wrong_logits = self.discriminator([wrong, condition], training=True)
+            fake_logits = self.discriminator([ops.stop_gradient(fake), condition], training=True)
+            d_loss = matching_aware_d_loss(real_logits, wrong_logits, fake_logits)
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+
+        if self.variant == "tf":
+            z = self.sample_noise(ops.shape(real)[0])
+        with tf.GradientTape() as tape:
+            fake, mu, log_sigma = self.generator([embedding, z], training=True)
+            fake_logits_g = self.discriminator([fake, self._condition(embedding, mu)], training=True)
+            kl = ca_kl(mu, log_sigma)
+            g_loss = bce_logits(1.0, fake_logits_g) + self.kl_coeff * kl
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+
+        values = {"d_loss": d_loss, "g_loss": g_loss, "kl": kl, "d_real": mean_probability(real_logits),
+                  "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}

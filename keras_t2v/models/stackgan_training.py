@@ -1,0 +1,141 @@
+"""Training StackGAN Stage-I ("stackgan") on first frames and the joint embedding's text codes.
+
+Outputs in the run directory:
+    stackgan/stackgan.keras     the trained StackGANStageI (generator + discriminator + optimizers)
+    stackgan/samples.png        the fixed grid: val captions (rows) x noise seeds (columns), real frame first
+    stackgan/report.json        final losses
+    logs/stackgan/              TensorBoard scalars and the sample grid every epoch
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_t2v.export import save_image, to_uint8
+from keras_t2v.runs import Run
+from keras_t2v.stages import StageResult, fit_stage, open_stage, save_final
+from keras_t2v.text.joint_training import key_frames
+from keras_t2v.text.pairs import to_float
+from keras_t2v.text.training import sentence_matrix
+from keras_t2v.models.stackgan_model import StackGANStageI
+from keras_t2v.data.attributes import NUM_VALUES
+
+GRID_CAPTIONS, GRID_SEEDS = 8, 4
+
+
+def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
+    """(N * 3, E) text codes of every caption of `split` from the joint stage's text encoder."""
+    path = run.root / "joint" / "text_encoder.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: the GAN stages need the joint embedding; train the 'joint' stage first")
+    encoder = keras.models.load_model(path, safe_mode=True)
+    sentences, captions = sentence_matrix(run, split)
+    return encoder.predict(sentences, batch_size=512, verbose=0), captions
+
+
+class FrameTextSampler(keras.utils.PyDataset):
+    """Batches {"image", "embedding", "wrong_image"}: a clip's first frame, the code of one of its
+    captions, and the first frame of a clip with another attribute combination."""
+
+    def __init__(self, frames, codes, attributes, batch_size, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.frames, self.codes, self.batch_size, self.seed = frames, codes, batch_size, seed
+        self.keys = np.ravel_multi_index(np.asarray(attributes).T, NUM_VALUES)
+        self.epoch = 0
+
+    def __len__(self):
+        return len(self.frames) // self.batch_size
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __getitem__(self, index):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.frames))
+        rng = np.random.default_rng([self.seed, self.epoch, index, 1])
+        clips = order[index * self.batch_size : (index + 1) * self.batch_size]
+        wrong = rng.integers(len(self.frames), size=len(clips))
+        same = self.keys[wrong] == self.keys[clips]
+        while same.any():
+            wrong[same] = rng.integers(len(self.frames), size=int(same.sum()))
+            same = self.keys[wrong] == self.keys[clips]
+        rows = 3 * clips + rng.integers(3, size=len(clips))
+        return {"image": to_float(self.frames[clips]), "embedding": self.codes[rows], "wrong_image": to_float(self.frames[wrong])}
+
+
+class HalveLearningRate(keras.callbacks.Callback):
+    """lr = base * 0.5 ** (epoch // every) for both GAN optimizers (StackGAN's LR_DECAY_EPOCH)."""
+
+    def __init__(self, base: float, every: int):
+        super().__init__()
+        self.base, self.every = base, max(1, every)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        lr = self.base * 0.5 ** (epoch // self.every)
+        for optimizer in (self.model.d_optimizer, self.model.g_optimizer):
+            optimizer.learning_rate.assign(lr)
+
+
+def sample_grid(model: StackGANStageI, codes: np.ndarray, real: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """uint8 grid: one row per caption code, the real frame then one generated frame per noise vector."""
+    rows = []
+    for code, frame in zip(codes, real):
+        fakes = keras.ops.convert_to_numpy(model.generate(np.repeat(code[None], len(noise), 0), noise))
+        rows.append(np.concatenate([frame, *fakes], axis=1))
+    return to_uint8(np.concatenate(rows, axis=0))
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """The same captions and noise every epoch, written to TensorBoard as an image."""
+
+    def __init__(self, log_dir, codes, real, noise):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(str(log_dir))
+        self.codes, self.real, self.noise = codes, real, noise
+
+    def on_epoch_end(self, epoch, logs=None):
+        grid = sample_grid(self.model, self.codes, self.real, self.noise)
+        with self.writer.as_default():
+            tf.summary.image("samples", grid[None], step=epoch)
+        self.writer.flush()
+
+
+def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> StageResult:
+    cfg = run.config
+    sg = cfg.stackgan
+    out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force)
+    if skip:
+        return StageResult("stackgan", 0.0, {}, skipped=True)
+    start = time.time()
+    keras.utils.set_random_seed(cfg.train.seed)
+    codes, _ = text_codes(run, "train")
+    val_codes, val_captions = text_codes(run, "val")
+    frames, attributes = key_frames(run, "train")
+    val_frames, _ = key_frames(run, "val")
+    first_frames = np.ascontiguousarray(frames[:, 0])
+
+    restored = manager.load_latest() if resume else None
+    if restored is not None:
+        model, initial_epoch = restored
+    else:
+        model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
+                               image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
+        model.compile(d_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1),
+                      g_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1), jit_compile=cfg.train.jit_compile)
+        initial_epoch = 0
+
+    shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
+    noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
+    grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val_frames[shown, 0]), noise)
+    sampler = FrameTextSampler(first_frames, codes, attributes, sg.batch_size, seed=cfg.train.seed)
+    logs = fit_stage(run, "stackgan", model, manager, sampler, None, sg.epochs, initial_epoch,
+                     [HalveLearningRate(sg.learning_rate, sg.lr_decay_epochs), grid], watch=("d_loss", "g_loss"))
+    save_image(sample_grid(model, val_codes[3 * shown], to_float(val_frames[shown, 0]), noise), out / "samples.png")
+    save_final(model, final)
+    (out / "report.json").write_text(json.dumps({"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}, indent=1))
+    return StageResult("stackgan", time.time() - start, logs)

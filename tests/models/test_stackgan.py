@@ -1,0 +1,126 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_t2v.models.layers import ConditioningAugmentation, ca_kl
+from keras_t2v.models.losses import bce_logits, matching_aware_d_loss
+from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
+from keras_t2v.models.stackgan_model import StackGANStageI
+
+N = keras.ops.convert_to_numpy
+
+
+def trainable(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def test_paper_parameter_counts_match_the_reference():
+    """shared/specs/reference_architectures.md 1.4-1.5, with the original 1024-d char-CNN-RNN input."""
+    assert trainable(stage1_generator(1024, 128, 100, 128, 64, "tf")) == 14_264_192  # "~= 14.26 M"
+    assert trainable(stage1_generator(1024, 128, 100, 128, 64, "pytorch")) == 10_301_248  # "~= 10.30 M (CA 0.26 M)"
+    assert trainable(stage1_discriminator(128, 128, 64, 64, "pytorch")) == 5_715_713  # "~= 5.72 M"
+    ca = ConditioningAugmentation(128)
+    ca.build((None, 1024))
+    assert trainable(ca) == 262_400
+
+
+@pytest.mark.parametrize("variant", ["tf", "pytorch"])
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_shapes(variant, size):
+    g = stage1_generator(24, 8, 6, 4, size, variant)
+    image, mu, log_sigma = g([np.zeros((2, 24), "float32"), np.zeros((2, 6), "float32")])
+    assert image.shape == (2, size, size, 3) and mu.shape == log_sigma.shape == (2, 8)
+    assert np.abs(N(image)).max() <= 1.0
+    d = stage1_discriminator(24 if variant == "tf" else 8, 8, 4, size, variant)
+    assert d([N(image), np.zeros((2, 24 if variant == "tf" else 8), "float32")]).shape == (2, 1)
+    g2 = stage2_generator(24, 8, 4, 1, size, variant)
+    high = g2([N(image), np.zeros((2, 24), "float32")])[0]
+    assert high.shape == (2, 4 * size, 4 * size, 3)
+    d2 = stage2_discriminator(24 if variant == "tf" else 8, 8, 4, 4 * size, variant)
+    outputs = d2([N(high), np.zeros((2, 24 if variant == "tf" else 8), "float32")])
+    if variant == "tf":
+        assert outputs.shape == (2, 1)
+    else:
+        assert [o.shape for o in outputs] == [(2, 1), (2, 1)]  # conditional and unconditional heads
+
+
+def test_stage2_shapes_at_paper_size_and_frozen_input():
+    g2 = stage2_generator(512, 128, 128, 4, 64, "tf")
+    assert g2.output_shape[0] == (None, 256, 256, 3)
+    low = tf.Variable(np.zeros((1, 64, 64, 3), "float32"))
+    with tf.GradientTape() as tape:
+        out = g2([low, tf.zeros((1, 512))])[0]
+    assert tape.gradient(out, low) is None  # Stage-I output enters with its gradient stopped
+
+
+def test_ca_kl_matches_hand_computation():
+    mu = np.array([[0.5, -0.2]], "float32")
+    log_sigma = np.array([[0.1, -0.3]], "float32")
+    expected = np.mean(-log_sigma + 0.5 * (-1 + np.exp(2 * log_sigma) + mu**2))
+    assert float(N(ca_kl(mu, log_sigma))) == pytest.approx(expected, rel=1e-6)
+    # The PyTorch form -0.5 * mean(1 + logvar - mu^2 - exp(logvar)) is the same quantity.
+    logvar = 2 * log_sigma
+    assert expected == pytest.approx(-0.5 * np.mean(1 + logvar - mu**2 - np.exp(logvar)), rel=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["tf", "pytorch"])
+def test_ca_sampling(variant):
+    ca = ConditioningAugmentation(4, variant, seed=3)
+    embedding = np.random.default_rng(0).normal(size=(20000, 6)).astype("float32")
+    c, mu, log_sigma = (N(t) for t in ca(embedding))
+    eps = (c - mu) / np.exp(log_sigma)
+    assert abs(eps.mean()) < 0.05
+    if variant == "tf":  # truncated normal: |eps| <= 2 and std about 0.88
+        assert np.abs(eps).max() <= 2.0 + 1e-5 and eps.std() == pytest.approx(0.88, abs=0.03)
+    else:
+        assert np.abs(eps).max() > 2.5 and eps.std() == pytest.approx(1.0, abs=0.03)
+    assert (N(ca(embedding, sample=False)[0]) == mu).all()
+
+
+def test_matching_aware_loss_weights():
+    real, wrong, fake = np.array([[2.0]]), np.array([[0.5]]), np.array([[-1.0]])
+
+    def bce(label, logit):
+        p = 1 / (1 + np.exp(-logit))
+        return -(label * np.log(p) + (1 - label) * np.log(1 - p))
+
+    expected = bce(1, 2.0) + 0.5 * bce(0, 0.5) + 0.5 * bce(0, -1.0)
+    assert float(N(matching_aware_d_loss(real, wrong, fake))) == pytest.approx(expected, rel=1e-5)
+    assert float(N(bce_logits(1.0, fake))) == pytest.approx(bce(1, -1.0), rel=1e-5)
+
+
+def _batch(seed=0):
+    rng = np.random.default_rng(seed)
+    return {"image": rng.uniform(-1, 1, (8, 16, 16, 3)).astype("float32"),
+            "embedding": rng.normal(size=(8, 12)).astype("float32"),
+            "wrong_image": rng.uniform(-1, 1, (8, 16, 16, 3)).astype("float32")}
+
+
+@pytest.mark.parametrize("variant", ["tf", "pytorch"])
+def test_one_train_step_moves_both_networks(variant):
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, variant, seed=0)
+    model.compile()
+    g0, d0 = [w.copy() for w in model.generator.get_weights()], [w.copy() for w in model.discriminator.get_weights()]
+    logs = model.train_on_batch(_batch(), return_dict=True)
+    assert set(logs) == {"d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"}
+    assert all(np.isfinite(v) for v in logs.values())
+    assert any(not np.allclose(a, b) for a, b in zip(g0, model.generator.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(d0, model.discriminator.get_weights()))
+
+
+def test_save_load_round_trip_with_both_optimizers(tmp_path):
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", seed=0)
+    model.compile()
+    model.fit(tf.data.Dataset.from_tensors(_batch()).repeat(3), epochs=1, verbose=0)
+    model.save(tmp_path / "sg.keras")
+    loaded = keras.models.load_model(tmp_path / "sg.keras", safe_mode=True)
+    for a, b in zip(model.weights, loaded.weights):
+        np.testing.assert_array_equal(N(a), N(b))
+    for m in (model, loaded):  # the same CA noise stream in both
+        m.generator.get_layer("ca").seed_generator.state.assign([7, 0])
+    z = np.zeros((8, 6), "float32")
+    np.testing.assert_array_equal(N(loaded.generate(_batch()["embedding"], z)), N(model.generate(_batch()["embedding"], z)))
+    assert int(loaded.d_optimizer.iterations) == int(model.d_optimizer.iterations) == 3
+    for a, b in zip(model.g_optimizer.variables, loaded.g_optimizer.variables):
+        np.testing.assert_array_equal(N(a), N(b))
