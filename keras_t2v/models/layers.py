@@ -72,3 +72,21 @@ class ConditioningAugmentation(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "c_dim": self.c_dim, "variant": self.variant, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class StopGradient(layers.Layer):
+    """Identity whose input gets no gradient (a frozen earlier stage's output)."""
+
+    def call(self, x):
+        return ops.stop_gradient(x)
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class TwoStreamComposite(layers.Layer):
+    """VGAN's composition: [foreground (B, T, H, W, 3), mask (B, T, H, W, 1), background (B, H, W, 3)]
+    -> mask * foreground + (1 - mask) * background, the background repeated over time."""
+
+    def call(self, inputs):
+        foreground, mask, background = inputs
+        return mask * foreground + (1.0 - mask) * ops.expand_dims(background, 1)

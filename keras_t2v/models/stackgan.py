@@ -20,7 +20,7 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import ConditioningAugmentation, batch_norm, conv_init
+from keras_t2v.models.layers import ConditioningAugmentation, StopGradient, batch_norm, conv_init
 
 
 def _num_doublings(image_size: int, start: int = 4) -> int:
@@ -158,7 +158,7 @@ def stage2_generator(embed_dim: int, c_dim: int = 128, gf_dim: int = 128, r_num:
     n = _Namer("g2")
     low = keras.Input((input_size, input_size, 3), name="low_res_image")
     embedding = keras.Input((embed_dim,), name="embedding")
-    x = layers.Lambda(lambda t: keras.ops.stop_gradient(t), name="stop_gradient")(low)
+    x = StopGradient(name="stop_gradient")(low)
     x = layers.ReLU(name=n("relu"))(_conv(x, gf_dim, 3, 1, variant, n("conv")))
     x = _bn(_conv(x, gf_dim * 2, 4, 2, variant, n("conv")), n("bn"), "relu")
     x = _bn(_conv(x, gf_dim * 4, 4, 2, variant, n("conv")), n("bn"), "relu")

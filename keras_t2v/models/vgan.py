@@ -1,0 +1,149 @@
+"""VGAN networks (Vondrick et al. 2016): two-stream video generators and the 3D discriminator.
+
+Layer tables: shared/specs/reference_architectures.md 2.2-2.5, channels-last (B, T, H, W, C).
+Convolutions have biases (Torch), kernels start N(0, 0.01); generator BN eps 1e-5, discriminator
+and image-encoder BN eps 1e-3. 4x4 stride-2 (transposed) convs with "same" padding equal Torch's
+pad 1 on even sizes.
+
+Generators (all: video = mask * foreground + (1 - mask) * background, the background repeated over
+time and the mask over colour; with `two_stream=False` the video is the foreground alone):
+- `unconditional`: z (B, z_dim) -> both streams from a 4x4 (2D) / 2x4x4 (3D) projection.
+- `image`: the original's main_conditional.lua: a 2D encoder of the first frame to 4x4, the
+  background decoded from that code, the foreground through a (2,1,1) temporal transposed conv.
+- `text`: the original author's proposed fix: as `image`, with [text code, z] projected to 4x4 and
+  concatenated to the image code before both streams (so every frame and the background see the
+  caption), and a matching-aware discriminator that also sees the text code.
+
+Sizes: `frames` must be `image_size / 2`; there are log2(S / 4) doublings (4 at 64x64); smaller
+presets drop the blocks farthest from the output.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from keras_t2v.models.layers import TwoStreamComposite, batch_norm
+
+VARIANTS = ("unconditional", "image", "text")
+INIT = keras.initializers.RandomNormal(0.0, 0.01)
+
+
+def _doublings(image_size: int, frames: int) -> int:
+    n = math.log2(image_size / 4)
+    if n < 1 or n != int(n) or frames * 2 != image_size:
+        raise ValueError(f"VGAN needs image_size = 4 * 2^k and frames = image_size / 2, got {image_size} and {frames}")
+    return int(n)
+
+
+def _up2d(x, filters, name, act="relu", bn=True):
+    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+    return _finish(x, name, act, bn)
+
+
+def _up3d(x, filters, name, act="relu", bn=True):
+    x = layers.Conv3DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+    return _finish(x, name, act, bn)
+
+
+def _finish(x, name, act, bn, epsilon=1e-5):
+    if bn:
+        x = batch_norm(name + "_bn", epsilon)(x)
+    if act == "relu":
+        return layers.ReLU(name=name + "_relu")(x)
+    if act == "lrelu":
+        return layers.LeakyReLU(0.2, name=name + "_lrelu")(x)
+    if act in ("tanh", "sigmoid"):
+        return layers.Activation(act, name=name + "_" + act)(x)
+    return x
+
+
+def _compose(foreground, mask, background, two_stream: bool):
+    if not two_stream:
+        return foreground
+    return TwoStreamComposite(name="compose")([foreground, mask, background])
+
+
+def _heads(x, name="fg"):
+    foreground = _up3d(x, 3, f"{name}_foreground", act="tanh", bn=False)
+    mask = _up3d(x, 1, f"{name}_mask", act="sigmoid", bn=False)
+    return foreground, mask
+
+
+def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_stream=True) -> keras.Model:
+    """z (B, z_dim) -> [video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)]."""
+    n = _doublings(image_size, frames)
+    widths = [gf_dim * 2 ** i for i in reversed(range(n))]  # [8gf, 4gf, 2gf, gf] at 64x64
+    z = keras.Input((z_dim,), name="z")
+    b = layers.Reshape((1, 1, z_dim), name="z_2d")(z)
+    b = _finish(layers.Conv2DTranspose(widths[0], 4, padding="valid", kernel_initializer=INIT, name="bg_project")(b), "bg_project", "relu", True)
+    for i, w in enumerate(widths[1:]):
+        b = _up2d(b, w, f"bg_up{i + 1}")
+    background = _up2d(b, 3, "bg_out", act="tanh", bn=False)
+    f = layers.Reshape((1, 1, 1, z_dim), name="z_3d")(z)
+    f = _finish(layers.Conv3DTranspose(widths[0], (2, 4, 4), padding="valid", kernel_initializer=INIT, name="fg_project")(f), "fg_project", "relu", True)
+    for i, w in enumerate(widths[1:]):
+        f = _up3d(f, w, f"fg_up{i + 1}")
+    foreground, mask = _heads(f)
+    video = _compose(foreground, mask, background, two_stream)
+    return keras.Model(z, [video, mask, background], name="vgan_generator")
+
+
+def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0) -> keras.Model:
+    """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
+    -> [video (B, T, S, S, 3), mask, background]."""
+    n = _doublings(image_size, frames)
+    enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
+    dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
+    image = keras.Input((image_size, image_size, 3), name="first_frame")
+    inputs = [image]
+    x = image
+    for i, w in enumerate(enc_widths):
+        x = layers.Conv2D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"enc{i + 1}")(x)
+        x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
+    if text_dim:
+        text = keras.Input((text_dim,), name="text_code")
+        z = keras.Input((z_dim,), name="z")
+        inputs += [text, z]
+        t = layers.Concatenate(name="text_z")([text, z])
+        t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=INIT, name="text_project")(t)
+        t = _finish(layers.Reshape((4, 4, gf_dim * 2), name="text_4x4")(t), "text_4x4", "relu", True)
+        x = layers.Concatenate(name="image_text_code")([x, t])
+    code_width = enc_widths[-1]
+    b = x
+    for i, w in enumerate(dec_widths):
+        b = _up2d(b, w, f"bg_up{i + 1}")
+    background = _up2d(b, 3, "bg_out", act="tanh", bn=False)
+    f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
+    f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
+    f = _finish(f, "fg_time", "relu", True)
+    for i, w in enumerate(dec_widths):
+        f = _up3d(f, w, f"fg_up{i + 1}")
+    foreground, mask = _heads(f)
+    video = _compose(foreground, mask, background, two_stream)
+    return keras.Model(inputs, [video, mask, background], name="vgan_generator")
+
+
+def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) -> keras.Model:
+    """video (B, T, S, S, 3) [+ text code (B, text_dim)] -> 2 logits (B, 2): (real, fake) as Torch's
+    2-way CrossEntropy; with text_dim > 0 the text is tiled onto the 2x4x4 features (matching-aware)."""
+    n = _doublings(image_size, frames)
+    widths = [df_dim * 2 ** i for i in range(4)][-n:]
+    video = keras.Input((frames, image_size, image_size, 3), name="video")
+    inputs = [video]
+    x = video
+    for i, w in enumerate(widths):
+        x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"conv{i + 1}")(x)
+        x = _finish(x, f"conv{i + 1}", "lrelu", bn=i > 0, epsilon=1e-3)
+    if text_dim:
+        text = keras.Input((text_dim,), name="text_code")
+        inputs.append(text)
+        t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=INIT, name="text_fc")(text))
+        t = layers.UpSampling3D((2, 4, 4), name="text_tile")(layers.Reshape((1, 1, 1, c_dim), name="text_1x1")(t))
+        x = layers.Concatenate(name="video_text")([x, t])
+        x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
+        x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
+    x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
+    return keras.Model(inputs, layers.Flatten(name="logits")(x), name="vgan_discriminator")

@@ -1,0 +1,133 @@
+"""The video GAN as a trainable keras.Model, one train_step covering the three variants.
+
+Per step, one discriminator update then one generator update (VGAN main.lua). With the
+discriminator's two logits (real, fake), Torch's 2-way cross-entropy equals sigmoid
+cross-entropy on their difference, which is what `_real_logit` feeds the losses.
+- unconditional: D = [CE(real) + CE(fake)] / 2;  G = CE(fake -> real) + mask_l1 * mean(mask)
+- image:         as unconditional, G adds recon_l1 * mean|fake frame 1 - input frame| (main_conditional.lua)
+- text:          matching-aware D as StackGAN: real + right text -> real; real + wrong text and
+                 fake + right text -> fake (weights 1, 0.5, 0.5); G as image, with the text.
+The mask penalty applies whenever mask_l1 > 0 (the reference uses 0.1 only unconditionally).
+
+`train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; "embedding" and "wrong_embedding"
+(B, E) text codes for the text variant.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
+
+
+def _real_logit(logits):
+    """(B, 2) Torch-style (real, fake) logits -> (B,) logit of "real"."""
+    return logits[:, 0] - logits[:, 1]
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class VideoGAN(keras.Model):
+    def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
+                 text_dim=0, mask_l1=0.0, recon_l1=10.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
+        if variant == "text" and not text_dim:
+            raise ValueError("the text-conditioned VGAN needs text_dim > 0")
+        self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
+                             frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
+                             recon_l1=recon_l1, seed=seed)
+        self.variant, self.z_dim, self.mask_l1, self.recon_l1 = variant, z_dim, mask_l1, recon_l1
+        if variant == "unconditional":
+            self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream)
+            self.discriminator = discriminator(df_dim, image_size, frames)
+        else:
+            text = text_dim if variant == "text" else 0
+            self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0)
+            # The conditional model doubles the discriminator widths (2.5).
+            self.discriminator = discriminator(df_dim * 2, image_size, frames, text)
+        self.noise = keras.random.SeedGenerator(seed)
+        names = ("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.built = True
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    def get_compile_config(self):
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
+
+    def compile_from_config(self, config):
+        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
+
+    def generator_inputs(self, batch_size, first_frame=None, embedding=None, z=None):
+        if self.variant == "unconditional":
+            return keras.random.normal((batch_size, self.z_dim), seed=self.noise) if z is None else z
+        if self.variant == "image":
+            return first_frame
+        z = keras.random.normal((batch_size, self.z_dim), seed=self.noise) if z is None else z
+        return [first_frame, embedding, z]
+
+    def generate(self, first_frame=None, embedding=None, z=None, batch_size=None, training=False):
+        """-> (video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)), all in model range."""
+        batch = batch_size or ops.shape(first_frame if first_frame is not None else embedding if embedding is not None else z)[0]
+        return self.generator(self.generator_inputs(batch, first_frame, embedding, z), training=training)
+
+    def call(self, inputs, training=False):
+        return self.generator(inputs, training=training)[0]
+
+    def _d_inputs(self, video, embedding):
+        return [video, embedding] if self.variant == "text" else video
+
+    def train_step(self, data):
+        if isinstance(data, tuple):
+            data = data[0]
+        real = data["video"]
+        batch = ops.shape(real)[0]
+        first = real[:, 0]
+        embedding = data.get("embedding")
+        inputs = self.generator_inputs(batch, first, embedding)
+        with tf.GradientTape() as tape:
+            fake, mask, _ = self.generator(inputs, training=True)
+            real_logit = _real_logit(self.discriminator(self._d_inputs(real, embedding), training=True))
+            fake_logit = _real_logit(self.discriminator(self._d_inputs(ops.stop_gradient(fake), embedding), training=True))
+            if self.variant == "text":
+                wrong_logit = _real_logit(self.discriminator([real, data["wrong_embedding"]], training=True))
+                d_loss = matching_aware_d_loss(real_logit, wrong_logit, fake_logit)
+            else:
+                d_loss = 0.5 * (bce_logits(1.0, real_logit) + bce_logits(0.0, fake_logit))
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+
+        with tf.GradientTape() as tape:
+            fake, mask, _ = self.generator(inputs, training=True)
+            adversarial = bce_logits(1.0, _real_logit(self.discriminator(self._d_inputs(fake, embedding), training=True)))
+            mask_term = ops.mean(mask)
+            recon = ops.mean(ops.abs(fake[:, 0] - first)) if self.variant != "unconditional" else ops.zeros(())
+            g_loss = adversarial + self.mask_l1 * mask_term + self.recon_l1 * recon
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+
+        values = {"d_loss": d_loss, "g_loss": g_loss, "mask_l1": mask_term, "recon_l1": recon,
+                  "d_real": mean_probability(real_logit), "d_fake": mean_probability(fake_logit)}
+        if self.variant == "text":
+            values["d_wrong"] = mean_probability(wrong_logit)
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: tracker.result() for name, tracker in self.trackers.items()}
+
+    def get_config(self):
+        return {**super().get_config(), **self.settings}

@@ -1,0 +1,108 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_t2v.models.layers import TwoStreamComposite
+from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
+from keras_t2v.models.vgan_model import VideoGAN
+
+N = keras.ops.convert_to_numpy
+
+
+def trainable(model) -> int:
+    return int(sum(np.prod(w.shape) for w in model.trainable_weights))
+
+
+def test_paper_parameter_counts_match_the_reference():
+    """shared/specs/reference_architectures.md 2.2-2.5 (BN gamma/beta and conv biases counted)."""
+    assert trainable(unconditional_generator(100, 64, 64, 32)) == 16_245_383  # "~16.25 M"
+    assert trainable(discriminator(64, 64, 32)) == 11_057_858  # "~11.06 M"
+    assert trainable(conditional_generator(64, 64, 32)) == 68_216_455  # "~68.2 M"
+    assert trainable(discriminator(128, 64, 32)) == 44_135_810  # "~44.1 M"
+    g = unconditional_generator(100, 64, 64, 32)
+    background = sum(trainable(l) for l in g.layers if l.name.startswith("bg_"))
+    assert background == 3_577_667  # "background 3.58 M"
+
+
+@pytest.mark.parametrize("size,frames", [(64, 32), (16, 8)])
+def test_shapes(size, frames):
+    g = unconditional_generator(8, 4, size, frames)
+    video, mask, background = g(np.zeros((2, 8), "float32"))
+    assert video.shape == (2, frames, size, size, 3) and mask.shape == (2, frames, size, size, 1)
+    assert background.shape == (2, size, size, 3)
+    c = conditional_generator(4, size, frames, text_dim=6, z_dim=3)
+    out = c([np.zeros((2, size, size, 3), "float32"), np.zeros((2, 6), "float32"), np.zeros((2, 3), "float32")])
+    assert out[0].shape == (2, frames, size, size, 3)
+    assert discriminator(4, size, frames)(N(video)).shape == (2, 2)
+    with pytest.raises(ValueError, match="frames = image_size / 2"):
+        unconditional_generator(8, 4, 64, 16)
+
+
+def test_composition_formula():
+    foreground = np.full((1, 2, 2, 2, 3), 0.5, "float32")
+    background = np.full((1, 2, 2, 3), -0.25, "float32")
+    composite = TwoStreamComposite()
+    np.testing.assert_allclose(N(composite([foreground, np.zeros((1, 2, 2, 2, 1), "float32"), background])), -0.25)
+    np.testing.assert_allclose(N(composite([foreground, np.ones((1, 2, 2, 2, 1), "float32"), background])), 0.5)
+    half = N(composite([foreground, np.full((1, 2, 2, 2, 1), 0.5, "float32"), background]))
+    np.testing.assert_allclose(half, 0.125)
+
+
+def _batch(text=False):
+    rng = np.random.default_rng(0)
+    data = {"video": rng.uniform(-1, 1, (4, 8, 16, 16, 3)).astype("float32")}
+    if text:
+        data["embedding"] = rng.normal(size=(4, 6)).astype("float32")
+        data["wrong_embedding"] = rng.normal(size=(4, 6)).astype("float32")
+    return data
+
+
+@pytest.mark.parametrize("variant", ["unconditional", "image", "text"])
+def test_one_train_step_moves_both_networks(variant):
+    model = VideoGAN(variant, z_dim=8, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6 if variant == "text" else 0,
+                     mask_l1=0.1, seed=0)
+    model.compile()
+    g0, d0 = [w.copy() for w in model.generator.get_weights()], [w.copy() for w in model.discriminator.get_weights()]
+    logs = model.train_on_batch(_batch(variant == "text"), return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    assert ("d_wrong" in logs) == (variant == "text")
+    assert any(not np.allclose(a, b) for a, b in zip(g0, model.generator.get_weights()))
+    assert any(not np.allclose(a, b) for a, b in zip(d0, model.discriminator.get_weights()))
+
+
+def test_mask_penalty_and_first_frame_l1_values():
+    model = VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, mask_l1=0.1, recon_l1=10.0, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    data = _batch()
+    fake, mask, _ = (N(t) for t in model.generator(data["video"][:, 0], training=True))
+    logs = model.train_on_batch(data, return_dict=True)
+    assert logs["mask_l1"] == pytest.approx(mask.mean(), rel=1e-4)
+    assert logs["recon_l1"] == pytest.approx(np.abs(fake[:, 0] - data["video"][:, 0]).mean(), rel=1e-4)
+
+
+def test_matching_aware_loss_uses_the_wrong_caption():
+    """With real video and a D that only reads the text, the D loss depends on the wrong captions."""
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    data = _batch(text=True)
+    first = model.train_on_batch(data, return_dict=True)["d_wrong"]
+    model.reset_metrics()
+    data["wrong_embedding"] = data["wrong_embedding"] * 50.0
+    second = model.train_on_batch(data, return_dict=True)["d_wrong"]
+    assert first != pytest.approx(second, abs=1e-6)
+
+
+def test_save_load_round_trip(tmp_path):
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0)
+    model.compile()
+    model.fit(tf.data.Dataset.from_tensors(_batch(True)).repeat(2), epochs=1, verbose=0)
+    model.save(tmp_path / "vgan.keras")
+    loaded = keras.models.load_model(tmp_path / "vgan.keras", safe_mode=True)
+    data = _batch(True)
+    z = np.zeros((4, 3), "float32")
+    a = model.generate(data["video"][:, 0], data["embedding"], z)
+    b = loaded.generate(data["video"][:, 0], data["embedding"], z)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(N(x), N(y))
+    assert int(loaded.g_optimizer.iterations) == 2
