@@ -116,18 +116,18 @@ class StackGANConfig:
 class VGANConfig:
     """Two-stream video GAN (section 2), image-conditioned or text-conditioned."""
 
-    variant: str = "image"  # "image" (faithful conditional VGAN) or "text" (proposed fix)
+    variant: str = "image"  # "image" (faithful conditional VGAN), "text" (proposed fix) or "unconditional"
     z_dim: int = 100
     gf_dim: int = 64  # width of the last generator block; others are multiples (64..512, 2.2)
     df_dim: int = 64  # first discriminator width (doubled to 128 in the conditional model, 2.5)
     two_stream: bool = True
-    mask_l1: float = 0.1  # weight of mean(mask) (unconditional model, 2.4)
+    mask_l1: float = 0.0  # weight of mean(mask); the reference uses 0.1 only in the unconditional model (2.4)
     recon_l1: float = 10.0  # weight of the first-frame L1 (conditional model, 2.5)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32
     epochs: int = 100
-    ema_decay: float = 0.0  # generator weight averaging; 0 = off
+    steps_per_epoch: int = 0  # 0: one pass over the train split per epoch
 
 
 @dataclasses.dataclass
@@ -190,6 +190,7 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
         "vgan.df_dim": 16,
         "vgan.batch_size": 16,
         "vgan.epochs": 5,
+        "vgan.steps_per_epoch": 200,
         "words.vector_size": 300,
     },
     "tiny": {

@@ -52,7 +52,7 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool)
 
 
 def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int,
-              extra_callbacks=(), watch=("loss",)):
+              extra_callbacks=(), watch=("loss",), steps_per_epoch=None):
     """`model.fit` with the NaN guard on the `watch`ed losses, atomic checkpoints and TensorBoard;
     returns the final logs."""
     guard = NaNGuard(stage, watch)
@@ -63,7 +63,7 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
         *extra_callbacks,
     ]
     history = model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch,
-                        callbacks=callbacks, verbose=2, shuffle=False)
+                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=2, shuffle=False)
     if guard.failure:
         latest = manager.latest()
         raise TrainingDiverged(

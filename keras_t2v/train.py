@@ -4,8 +4,8 @@
     python -m keras_t2v.train --preset tiny --run-dir runs/tiny
     python -m keras_t2v.train --stage vae --set vae.epochs=20 --resume
 
-Stages run in order (words -> vae -> joint -> stackgan); a stage whose finished model exists is
-skipped unless --force. Implemented so far: words, vae, joint, stackgan (Stage-I). VGAN comes next.
+Stages run in order (words -> vae -> joint -> stackgan -> vgan); a stage whose finished model
+exists is skipped unless --force. StackGAN Stage-II is not yet part of `all`.
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
-STAGES = ("words", "vae", "joint", "stackgan")
+STAGES = ("words", "vae", "joint", "stackgan", "vgan")
 
 
 def run_stage(name: str, run: Run, resume: bool, force: bool):
-    from keras_t2v.models import stackgan_training
+    from keras_t2v.models import stackgan_training, vgan_training
     from keras_t2v.text import joint_training, training
 
     if name == "words":
@@ -32,7 +32,9 @@ def run_stage(name: str, run: Run, resume: bool, force: bool):
         return training.train_vae(run, resume=resume, force=force)
     if name == "joint":
         return joint_training.train_joint(run, resume=resume, force=force)
-    return stackgan_training.train_stackgan(run, resume=resume, force=force)
+    if name == "stackgan":
+        return stackgan_training.train_stackgan(run, resume=resume, force=force)
+    return vgan_training.train_vgan(run, resume=resume, force=force)
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,8 @@ def test_presets_differ_where_they_should():
     assert paper.vae.latent_dim == 500 and paper.joint.embed_dim == 512 and paper.joint.frame_tower == "xception"
     assert (paper.stackgan.c_dim, paper.stackgan.z_dim, paper.stackgan.gf_dim, paper.stackgan.df_dim) == (128, 100, 128, 64)
     assert paper.stackgan.kl_coeff == 2.0 and paper.stackgan.learning_rate == 2e-4 and paper.stackgan.beta1 == 0.5
-    assert (paper.vgan.z_dim, paper.vgan.mask_l1, paper.vgan.recon_l1) == (100, 0.1, 10.0)
+    assert (paper.vgan.z_dim, paper.vgan.recon_l1) == (100, 10.0)
+    assert paper.vgan.mask_l1 == 0.0  # the conditional reference has no mask penalty (0.1 is unconditional-only)
 
 
 def test_overrides_are_typed():

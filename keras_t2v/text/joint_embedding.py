@@ -123,6 +123,7 @@ class JointEmbedding(keras.Model):
         self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout, activation)
         self.frame_tower = build_frame_tower(frame_tower, image_size, hidden_dim, embed_dim, dropout, cnn_filters, activation)
         self.vae_encoder.trainable = finetune_vae
+        self.vae_encoder.get_layer("z_log_var").trainable = False  # unused: the tower reads z_mean
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.positive_tracker = keras.metrics.Mean(name="positive_distance")
         self.negative_tracker = keras.metrics.Mean(name="negative_distance")

@@ -1,0 +1,79 @@
+"""TextToVideo: the trained stages chained for inference, in the style of diffusers pipelines.
+
+    from keras_t2v.pipeline import TextToVideo
+    from keras_t2v.export import export_to_gif
+    pipe = TextToVideo.from_pretrained("runs/quick")
+    out = pipe("a big blue box bounces up and down on a gray background", seed=0)
+    export_to_gif(out.frames[0], "box.gif", fps=8)
+
+caption -> word vectors (25 x 300) -> joint text encoder -> StackGAN Stage-I frame -> VGAN video.
+Every model file is loaded with Keras safe mode; word vectors from Facebook .bin (no pickle).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from keras_t2v.export import to_uint8
+from keras_t2v.models import stackgan_model, vgan_model  # noqa: F401  (registers the classes for loading)
+from keras_t2v.runs import Run
+from keras_t2v.text.word_vectors import SentenceEncoder, sentence_encoder
+
+
+@dataclasses.dataclass
+class TextToVideoOutput:
+    frames: np.ndarray  # (B, T, H, W, 3) uint8, B = len(prompts) * num_samples, prompt-major
+    first_frames: np.ndarray  # (B, H, W, 3) uint8, the StackGAN Stage-I frames the videos start from
+    masks: np.ndarray  # (B, T, H, W, 1) float32 in [0, 1], VGAN's foreground mask
+    backgrounds: np.ndarray  # (B, H, W, 3) uint8, VGAN's static background stream
+    prompts: list[str]  # the prompt of each row
+
+
+class TextToVideo:
+    def __init__(self, encoder: SentenceEncoder, text_encoder: keras.Model, stackgan: keras.Model, vgan: keras.Model):
+        self.encoder, self.text_encoder, self.stackgan, self.vgan = encoder, text_encoder, stackgan, vgan
+
+    @classmethod
+    def from_pretrained(cls, run_dir: str | Path) -> "TextToVideo":
+        """Loads a run directory trained by `python -m keras_t2v.train` (all stages through vgan)."""
+        run = Run.load(run_dir)
+        words = Path(run.config.words.vectors_path) if run.config.words.vectors_path else run.root / "words" / "vectors.bin"
+        files = {"text encoder": run.root / "joint" / "text_encoder.keras", "StackGAN": run.root / "stackgan" / "stackgan.keras",
+                 "VGAN": run.root / "vgan" / "vgan.keras"}
+        missing = [f"{name} ({path})" for name, path in files.items() if not path.exists()]
+        if missing:
+            raise FileNotFoundError(f"{run_dir}: not fully trained, missing {', '.join(missing)}")
+        load = lambda p: keras.models.load_model(p, safe_mode=True)  # noqa: E731
+        return cls(sentence_encoder(run.config.words, words), *(load(p) for p in files.values()))
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.vgan.generator.outputs[0].shape[1])
+
+    def __call__(self, prompt, num_frames: int | None = None, seed: int = 0, num_samples: int = 1) -> TextToVideoOutput:
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise ValueError("no prompt given")
+        num_frames = num_frames or self.num_frames
+        if not 1 <= num_frames <= self.num_frames:
+            raise ValueError(f"num_frames must be between 1 and {self.num_frames} (what the video GAN generates), got {num_frames}")
+        sentences = np.stack([self.encoder.encode(p) for p in prompts])  # clear errors, truncation warnings
+        rows = np.repeat(sentences, num_samples, axis=0)
+        codes = self.text_encoder.predict(rows, verbose=0)
+        rng = np.random.default_rng(seed)
+        self.stackgan.generator.get_layer("ca").seed_generator.state.assign([seed, 0])
+        z_image = rng.normal(size=(len(rows), self.stackgan.z_dim)).astype("float32")
+        first = keras.ops.convert_to_numpy(self.stackgan.generate(codes, z_image))
+        z_video = rng.normal(size=(len(rows), self.vgan.z_dim)).astype("float32")
+        video, mask, background = (keras.ops.convert_to_numpy(t) for t in self.vgan.generate(first, codes, z_video))
+        return TextToVideoOutput(
+            frames=to_uint8(video[:, :num_frames]),
+            first_frames=to_uint8(first),
+            masks=mask[:, :num_frames],
+            backgrounds=to_uint8(background),
+            prompts=[p for p in prompts for _ in range(num_samples)],
+        )

@@ -1,0 +1,81 @@
+"""All stages on the tiny preset, then TextToVideo and `python -m keras_t2v.generate`."""
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from keras_t2v.generate import main as generate
+from keras_t2v.pipeline import TextToVideo
+from keras_t2v.train import main as train
+
+PROMPT = "a big blue box bounces up and down on a gray background"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs") / "tiny"
+    assert train(["--preset", "tiny", "--run-dir", str(root), "--set", "vgan.variant=text",
+                  "--set", "stackgan.epochs=2", "--set", "vgan.epochs=2"]) == 0
+    return root
+
+
+def test_gan_stages_log_samples_every_epoch(run_dir):
+    for stage, tags in (("stackgan", ["samples"]), ("vgan", ["video", "mask", "background", "real"])):
+        events = EventAccumulator(str(run_dir / "logs" / stage / "samples"), size_guidance={"tensors": 0})
+        events.Reload()
+        for tag in tags:
+            assert [e.step for e in events.Tensors(tag)] == [0, 1], (stage, tag)
+        scalars = EventAccumulator(str(run_dir / "logs" / stage / "train"), size_guidance={"tensors": 0})
+        scalars.Reload()
+        assert len(scalars.Tensors("epoch_d_loss")) == 2 and len(scalars.Tensors("epoch_g_loss")) == 2
+    assert (run_dir / "stackgan" / "samples.png").exists()
+    assert len(list((run_dir / "vgan" / "samples").glob("epoch002_clip*.gif"))) == 6
+
+
+def test_text_to_video(run_dir):
+    pipe = TextToVideo.from_pretrained(run_dir)
+    out = pipe([PROMPT, "the tiny green disk is sliding to the right over stripes"], seed=3, num_samples=2)
+    assert out.frames.shape == (4, 8, 16, 16, 3) and out.frames.dtype == np.uint8
+    assert out.first_frames.shape == (4, 16, 16, 3) and out.backgrounds.shape == (4, 16, 16, 3)
+    assert out.masks.shape == (4, 8, 16, 16, 1) and 0 <= out.masks.min() and out.masks.max() <= 1
+    assert out.prompts[1] == PROMPT and out.prompts[2] != PROMPT
+    again = pipe([PROMPT, "the tiny green disk is sliding to the right over stripes"], seed=3, num_samples=2)
+    np.testing.assert_array_equal(out.frames, again.frames)  # the seed fixes everything
+    other = pipe(PROMPT, seed=4)
+    assert not np.array_equal(other.frames[0], out.frames[0])
+    assert pipe(PROMPT, num_frames=5).frames.shape[1] == 5
+
+
+@pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])
+def test_bad_prompts(run_dir, prompt, message):
+    pipe = TextToVideo.from_pretrained(run_dir)
+    with pytest.raises(ValueError, match=message):
+        pipe(prompt)
+    with pytest.raises(ValueError, match="num_frames must be between 1 and 8"):
+        pipe(PROMPT, num_frames=9)
+
+
+def test_long_prompt_is_truncated_with_a_warning(run_dir):
+    with pytest.warns(UserWarning, match="truncated to its first 25"):
+        TextToVideo.from_pretrained(run_dir)(" ".join(["red"] * 40))
+
+
+def test_generate_cli_writes_gif_mp4_and_strip(run_dir, tmp_path, capsys):
+    out = tmp_path / "a.gif"
+    assert generate([PROMPT, "--run-dir", str(run_dir), "--out", str(out), "--mp4", "--strip", "--fps", "4"]) == 0
+    gif = imageio.mimread(out)
+    assert len(gif) == 8 and gif[0].shape[:2] == (16, 16)
+    mp4 = [frame for frame in imageio.get_reader(out.with_suffix(".mp4"), format="FFMPEG")]
+    assert len(mp4) == 8 and mp4[0].shape == (16, 16, 3)
+    assert imageio.imread(out.with_suffix(".png")).shape[0] == 16
+    assert "a.gif" in capsys.readouterr().out
+
+
+def test_generate_cli_errors(run_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        generate(["...", "--run-dir", str(run_dir), "--out", str(tmp_path / "x.gif")])
+    assert exit_info.value.code == 2 and "has no words" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        generate([PROMPT, "--run-dir", str(tmp_path / "nowhere")])
+    assert "config.yaml" in capsys.readouterr().err
