@@ -1,0 +1,1 @@
+"""Measuring every stage: learned evaluators, rule-based motion, distribution metrics (shared/specs/evaluation.md)."""

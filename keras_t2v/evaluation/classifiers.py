@@ -1,0 +1,137 @@
+"""The evaluator networks: a video classifier (5 heads) and a frame classifier (4 heads).
+
+Trained once per dataset configuration on real Captioned Moving Shapes and never on generated
+data; their penultimate 128-d features are the space of FD-self, KID-self and precision/recall.
+
+    video (B, T, S, S, 3) in [-1, 1] -> Conv3D x3 -> Dense(128) = features -> shape, color, size, motion, background
+    frame (B, S, S, 3) in [-1, 1]    -> Conv2D x3 -> Dense(128) = features -> shape, color, size, background
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
+from keras_t2v.data.records import generate_records, read_records
+
+FRAME_ATTRIBUTES = ("shape", "color", "size", "background")
+FEATURES = 128
+
+
+def _heads(features, names):
+    return {n: layers.Dense(NUM_VALUES[ATTRIBUTE_NAMES.index(n)], name=n)(features) for n in names}
+
+
+def build_video_classifier(frames: int, size: int, width: int = 16) -> keras.Model:
+    """-> {attribute name: logits}; the "features" layer gives the 128-d features."""
+    video = keras.Input((frames, size, size, 3), name="video")
+    x = layers.Conv3D(width, (3, 5, 5), strides=(1, 2, 2), padding="same", activation="relu", name="conv1")(video)
+    x = layers.Conv3D(width * 2, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
+    x = layers.Conv3D(width * 4, 3, strides=2, padding="same", activation="relu", name="conv3")(x)
+    features = layers.Dense(FEATURES, activation="relu", name="features")(layers.Flatten(name="flatten")(x))
+    return keras.Model(video, _heads(features, ATTRIBUTE_NAMES), name="video_evaluator")
+
+
+def build_frame_classifier(size: int, width: int = 32) -> keras.Model:
+    frame = keras.Input((size, size, 3), name="frame")
+    x = frame
+    for i, mult in enumerate((1, 2, 4)):
+        x = layers.Conv2D(width * mult, 3, strides=2, padding="same", activation="relu", name=f"conv{i + 1}")(x)
+    features = layers.Dense(FEATURES, activation="relu", name="features")(layers.Flatten(name="flatten")(x))
+    return keras.Model(frame, _heads(features, FRAME_ATTRIBUTES), name="frame_evaluator")
+
+
+def with_features(model: keras.Model) -> keras.Model:
+    """The same network returning {"features": (B, 128), attribute: logits}."""
+    return keras.Model(model.input, {"features": model.get_layer("features").output, **model.output})
+
+
+def _compile(model, names):
+    losses = {n: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for n in names}
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=losses, metrics={n: ["accuracy"] for n in names})
+
+
+def _video_examples(records, batch, shuffle):
+    def to_xy(r):
+        video = tf.cast(r["video"], tf.float32) / 127.5 - 1.0
+        return video, {n: r["attributes"][i] for i, n in enumerate(ATTRIBUTE_NAMES)}
+
+    ds = records.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE)
+    return (ds.shuffle(shuffle) if shuffle else ds).batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def _frame_examples(records, batch, shuffle, seed=0):
+    def to_xy(r):
+        t = tf.random.stateless_uniform([], tf.stack([tf.constant(seed, tf.int64), r["index"]]), maxval=tf.shape(r["video"])[0], dtype=tf.int32)
+        frame = tf.cast(r["video"][t], tf.float32) / 127.5 - 1.0
+        return frame, {n: r["attributes"][ATTRIBUTE_NAMES.index(n)] for n in FRAME_ATTRIBUTES}
+
+    ds = records.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE)
+    return (ds.shuffle(shuffle) if shuffle else ds).batch(batch).prefetch(tf.data.AUTOTUNE)
+
+
+def _records(data, split, count):
+    if data.source == "shards":
+        return read_records(data.path, split).dataset
+    return generate_records(data.seed, split, count, data.image_size, data.num_frames)
+
+
+class Evaluator:
+    """The two classifiers, loaded from or saved to `directory`."""
+
+    def __init__(self, video: keras.Model, frame: keras.Model):
+        self.video, self.frame = video, frame
+        self._video_features = with_features(video)
+        self._frame_features = with_features(frame)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "Evaluator":
+        directory = Path(directory)
+        load = lambda name: keras.models.load_model(directory / name, safe_mode=True, compile=False)  # noqa: E731
+        return cls(load("video_evaluator.keras"), load("frame_evaluator.keras"))
+
+    def predict_video(self, videos: np.ndarray, batch: int = 32):
+        """float videos in [-1, 1] -> (features (N, 128), predicted attributes (N, 5))."""
+        out = self._video_features.predict(videos, batch_size=batch, verbose=0)
+        return out["features"], np.stack([out[n].argmax(-1) for n in ATTRIBUTE_NAMES], axis=1)
+
+    def predict_frame(self, frames: np.ndarray, batch: int = 128):
+        """float frames in [-1, 1] -> (features (N, 128), predicted (shape, color, size, background) (N, 4))."""
+        out = self._frame_features.predict(frames, batch_size=batch, verbose=0)
+        return out["features"], np.stack([out[n].argmax(-1) for n in FRAME_ATTRIBUTES], axis=1)
+
+
+def train_evaluator(data, directory: str | Path, train_count: int, epochs: int = 3, test_count: int = 512, batch: int = 32) -> dict:
+    """Trains both classifiers on real clips, saves them and their test accuracies to `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(0)
+    start = time.time()
+    video = build_video_classifier(data.num_frames, data.image_size)
+    frame = build_frame_classifier(data.image_size)
+    _compile(video, ATTRIBUTE_NAMES)
+    _compile(frame, FRAME_ATTRIBUTES)
+    train = _records(data, "train", train_count).take(train_count).cache() if train_count <= 4096 else _records(data, "train", train_count)
+    video.fit(_video_examples(train, batch, 512), epochs=epochs, verbose=2)
+    frame.fit(_frame_examples(train, 4 * batch, 512), epochs=epochs, verbose=2)
+    report = {"train_clips": train_count, "epochs": epochs, "seconds": None, "accuracy": {}}
+    for split in ("test", "test_unseen"):
+        records = _records(data, split, test_count).take(test_count)
+        v = video.evaluate(_video_examples(records, batch, 0), verbose=0, return_dict=True)
+        f = frame.evaluate(_frame_examples(records, 4 * batch, 0, seed=1), verbose=0, return_dict=True)
+        report["accuracy"][split] = {
+            "video": {n: float(v[f"{n}_accuracy"]) for n in ATTRIBUTE_NAMES},
+            "frame": {n: float(f[f"{n}_accuracy"]) for n in FRAME_ATTRIBUTES},
+        }
+    report["seconds"] = round(time.time() - start, 1)
+    video.save(directory / "video_evaluator.keras")
+    frame.save(directory / "frame_evaluator.keras")
+    (directory / "evaluator.json").write_text(json.dumps(report, indent=1))
+    return report
