@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.data.shapes import Clip, describe_clip, make_clip
 
 COMPRESSION = "GZIP"
@@ -246,6 +247,10 @@ class CaptionPool:
 
     captions: np.ndarray  # (N, 3) str
     keys: np.ndarray  # (N,) int64
+
+    def attributes(self) -> np.ndarray:
+        """(N, 5) attribute indices, decoded from the combination keys."""
+        return np.stack(np.unravel_index(self.keys, NUM_VALUES), axis=1)
 
 
 def shapes_caption_pool(seed: int, split: str, count: int) -> CaptionPool:

@@ -23,7 +23,7 @@ from keras_t2v.callbacks import TextSamples, write_projector
 from keras_t2v.data.records import caption_pool
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, save_final
-from keras_t2v.text.probe import attribute_distances
+from keras_t2v.text.probe import attribute_distances, probe_accuracy
 from keras_t2v.text.vae import TextVAE
 from keras_t2v.text.word_vectors import SentenceEncoder, file_id, prepare_word_vectors, sentence_encoder
 
@@ -100,10 +100,13 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     def encode_captions(captions):
         return keras.ops.convert_to_numpy(vae.encode(encoder.encode_many(captions)[0]))
 
+    train_attributes = np.repeat(caption_pool(cfg.data, "train").attributes(), 3, axis=0)
     report = {
         "final": logs,
         "latent_distances": attribute_distances(encode_captions, seed=cfg.train.seed),
         "input_distances": attribute_distances(lambda c: encoder.encode_many(c)[0], seed=cfg.train.seed),
+        "probe_latent": probe_accuracy(keras.ops.convert_to_numpy(vae.encode(train_x)), train_attributes),
+        "probe_input": probe_accuracy(train_x, train_attributes),
     }
     write_projector(run.log_dir("vae"), "vae_latent", encode_captions(val_captions[:1000]), val_captions[:1000])
     vae.encoder.save(out / "encoder.keras")
