@@ -1,8 +1,8 @@
 """Trains the pipeline stage by stage into a run directory.
 
-    python -m keras_t2v.train                                   # quick preset, every stage
+    python -m keras_t2v.train                                   # quick preset, every stage, then the report
     python -m keras_t2v.train --preset tiny --run-dir runs/tiny
-    python -m keras_t2v.train --stage vae --set vae.epochs=20 --resume
+    python -m keras_t2v.train --stage words,vae --set vae.epochs=20 --resume
 
 Stages run in order (words -> vae -> joint -> stackgan -> vgan); a stage whose finished model
 exists is skipped unless --force. StackGAN Stage-II is not yet part of `all`.
@@ -42,15 +42,20 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default=None, help="tiny | quick | paper (default quick)")
     parser.add_argument("--config", default=None, help="YAML config (partial files start from their preset)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.key=value")
-    parser.add_argument("--stage", default="all", choices=("all",) + STAGES)
+    parser.add_argument("--stage", default="all", help=f"all, or a comma-separated list of {', '.join(STAGES)}")
     parser.add_argument("--run-dir", default=None, help="default runs/<preset>")
     parser.add_argument("--resume", action="store_true", help="continue a stage from its newest checkpoint")
     parser.add_argument("--force", action="store_true", help="retrain stages whose finished model exists")
     parser.add_argument("--seed", type=int, default=None, help="training seed (train.seed)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of every stage run (overrides <stage>.epochs)")
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation report after --stage all")
+    parser.add_argument("--eval-n", type=int, default=512, help="captions per split in the evaluation report")
     args = parser.parse_args(argv)
 
-    stages = STAGES if args.stage == "all" else (args.stage,)
+    stages = STAGES if args.stage == "all" else tuple(s.strip() for s in args.stage.split(","))
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        parser.error(f"unknown stage {', '.join(unknown)}; choose all or from {', '.join(STAGES)}")
     try:
         config = resolve_config(args.preset, args.config, args.overrides, args.seed)
         if args.epochs is not None:
@@ -64,6 +69,11 @@ def main(argv=None) -> int:
     for stage in stages:
         result = run_stage(stage, run, args.resume, args.force)
         print(result.summary(), flush=True)
+    if args.stage == "all" and not args.no_evaluate:
+        from keras_t2v.evaluate import evaluate
+
+        evaluate(str(run.root), n=args.eval_n)
+        print(f"[evaluate] report: {run.root / 'report' / 'README.md'}", flush=True)
     return 0
 
 

@@ -37,8 +37,8 @@ def test_presets_differ_where_they_should():
 
 
 def test_overrides_are_typed():
-    config = apply_overrides(get_preset("tiny"), ["vae.latent_dim=12", "vgan.ema_decay=0.999", "joint.hard_negatives=true", "vae.learning_rate=1", "data.path=/x y"])
-    assert config.vae.latent_dim == 12 and config.vgan.ema_decay == 0.999 and config.joint.hard_negatives is True
+    config = apply_overrides(get_preset("tiny"), ["vae.latent_dim=12", "vgan.recon_l1=2.5", "joint.hard_negatives=true", "vae.learning_rate=1", "data.path=/x y"])
+    assert config.vae.latent_dim == 12 and config.vgan.recon_l1 == 2.5 and config.joint.hard_negatives is True
     assert config.vae.learning_rate == 1.0 and isinstance(config.vae.learning_rate, float)
     assert config.data.path == "/x y"
 

@@ -28,7 +28,7 @@ def _events(log_dir: Path) -> EventAccumulator:
 
 def test_tiny_run_writes_models_reports_and_tensorboard(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    assert main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
+    assert main(["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
     printed = capsys.readouterr().out
     assert f"tensorboard --logdir {run_dir / 'logs'}" in printed and "[vae]" in printed
     for name in ("config.yaml", "words/vectors.bin", "vae/vae.keras", "vae/encoder.keras", "vae/report.json"):
@@ -45,16 +45,19 @@ def test_tiny_run_writes_models_reports_and_tensorboard(tmp_path, capsys):
     assert "vae_latent_metadata.tsv" in (run_dir / "logs/vae/projector_config.pbtxt").read_text()
 
     # Re-running skips finished stages; another config in the same directory is refused.
-    assert main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
+    assert main(["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir), "--set", "vae.epochs=3"]) == 0
     assert "finished model found, skipped" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=4"])
+        main(["--preset", "tiny", "--stage", "vae", "--run-dir", str(run_dir), "--set", "vae.epochs=4"])
     assert "vae.epochs: 3 -> 4" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--preset", "tiny", "--stage", "vae,gan", "--run-dir", str(run_dir)])
+    assert "unknown stage gan" in capsys.readouterr().err
 
 
 def test_encoder_reloads_and_encodes(tmp_path):
     run_dir = tmp_path / "run"
-    main(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=1"])
+    main(["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir), "--set", "vae.epochs=1"])
     encoder = keras.models.load_model(run_dir / "vae/encoder.keras", safe_mode=True)
     vae = keras.models.load_model(run_dir / "vae/vae.keras", safe_mode=True)
     x = np.zeros((2, 25 * get_preset("tiny").words.vector_size), "float32")
@@ -63,7 +66,8 @@ def test_encoder_reloads_and_encodes(tmp_path):
 
 def test_kill_and_resume(tmp_path):
     run_dir = tmp_path / "run"
-    args = ["--preset", "tiny", "--run-dir", str(run_dir), "--set", "vae.epochs=150", "--set", "train.keep_checkpoints=2"]
+    args = ["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir), "--set", "vae.epochs=150",
+            "--set", "train.keep_checkpoints=2"]
     proc = subprocess.Popen([sys.executable, "-m", "keras_t2v.train", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": os.getcwd()})
     manager = CheckpointManager(run_dir / "vae/checkpoints")
