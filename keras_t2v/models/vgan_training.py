@@ -28,9 +28,14 @@ SAMPLE_CLIPS = 6
 
 
 def code_lookup(captions: list[str], codes: np.ndarray):
-    """A tf function mapping caption strings (B,) to their text codes (B, E)."""
+    """A tf function mapping caption strings (B,) to their text codes (B, E).
+
+    Clips can share a caption word for word; identical captions have identical codes, so the
+    first row of each distinct caption is used.
+    """
+    unique, first = np.unique(np.asarray(captions), return_index=True)
     table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(captions), tf.range(len(captions), dtype=tf.int64)), -1
+        tf.lookup.KeyValueTensorInitializer(tf.constant(unique), tf.constant(first, tf.int64)), -1
     )
     codes = tf.constant(codes)
     return lambda text: tf.gather(codes, table.lookup(text))

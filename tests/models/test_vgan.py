@@ -106,3 +106,12 @@ def test_save_load_round_trip(tmp_path):
     for x, y in zip(a, b):
         np.testing.assert_array_equal(N(x), N(y))
     assert int(loaded.g_optimizer.iterations) == 2
+
+
+def test_code_lookup_handles_repeated_captions():
+    from keras_t2v.models.vgan_training import code_lookup
+
+    codes = np.arange(8, dtype="float32").reshape(4, 2)
+    codes[2] = codes[0]  # caption 2 repeats caption 0 word for word, so its code is the same
+    lookup = code_lookup(["a red box", "a blue box", "a red box", "a big disk"], codes)
+    np.testing.assert_array_equal(N(lookup(tf.constant(["a big disk", "a red box"]))), codes[[3, 0]])
