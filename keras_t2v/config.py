@@ -258,6 +258,11 @@ def _check_type(key: str, value, expected):
     """Returns `value` converted to `expected` (int -> float allowed), or raises ConfigError."""
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if expected is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if expected in (int, float) and isinstance(value, bool):
         raise ConfigError(f"{key}: expected {expected.__name__}, got {value!r}")
     if isinstance(expected, type) and not dataclasses.is_dataclass(expected):

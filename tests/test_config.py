@@ -37,10 +37,10 @@ def test_presets_differ_where_they_should():
 
 
 def test_overrides_are_typed():
-    config = apply_overrides(get_preset("tiny"), ["vae.latent_dim=12", "vgan.recon_l1=2.5", "joint.hard_negatives=true", "vae.learning_rate=1", "data.path=/x y"])
+    config = apply_overrides(get_preset("tiny"), ["vae.latent_dim=12", "vgan.recon_l1=2.5", "joint.hard_negatives=true", "vae.learning_rate=1", "data.path=/x y", "joint.learning_rate=1e-3"])
     assert config.vae.latent_dim == 12 and config.vgan.recon_l1 == 2.5 and config.joint.hard_negatives is True
     assert config.vae.learning_rate == 1.0 and isinstance(config.vae.learning_rate, float)
-    assert config.data.path == "/x y"
+    assert config.data.path == "/x y" and config.joint.learning_rate == 0.001
 
 
 @pytest.mark.parametrize(
@@ -50,6 +50,7 @@ def test_overrides_are_typed():
         ("vaex.latent_dim=3", "unknown config key 'vaex' \\(did you mean 'vae'\\?\\)"),
         ("vae=3", "unknown config key 'vae'"),
         ("vae.latent_dim=abc", "vae.latent_dim: expected int, got str 'abc'"),
+        ("vae.learning_rate=fast", "vae.learning_rate: expected float, got str 'fast'"),
         ("vae.latent_dim=1.5", "vae.latent_dim: expected int, got float"),
         ("vae.latent_dim=true", "vae.latent_dim: expected int, got True"),
         ("vae.latent_dim=[1, 2]", "expected a single value"),
