@@ -73,6 +73,12 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
+def restore_or_build(manager: CheckpointManager, resume: bool, build):
+    """(model, epochs done): the newest checkpoint when resuming, else `build()` (compiled), 0."""
+    restored = manager.load_latest() if resume else None
+    return restored if restored is not None else (build(), 0)
+
+
 def save_final(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(path.stem + ".tmp.keras")
     model.save(tmp)

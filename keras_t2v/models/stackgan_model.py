@@ -15,12 +15,13 @@ import tensorflow as tf
 from keras import ops
 
 from keras_t2v.models.layers import ca_kl
+from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
-class StackGANStageI(keras.Model):
+class StackGANStageI(TwoOptimizerGAN):
     """Generator [embedding (B, E), z (B, z_dim)] -> (B, S, S, 3); discriminator -> logits (B, 1).
 
     `train_step` takes a dict: "image" (B, S, S, 3) in [-1, 1], "embedding" (B, E), "wrong_image".
@@ -36,28 +37,8 @@ class StackGANStageI(keras.Model):
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant)
         self.noise = keras.random.SeedGenerator(None if seed is None else seed + 1)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in ("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong")}
+        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))
         self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        # Built now, so that a reloaded model restores their state with the weights.
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
 
     def sample_noise(self, batch):
         return keras.random.normal((batch, self.z_dim), seed=self.noise)
@@ -100,9 +81,4 @@ class StackGANStageI(keras.Model):
 
         values = {"d_loss": d_loss, "g_loss": g_loss, "kl": kl, "d_real": mean_probability(real_logits),
                   "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def get_config(self):
-        return {**super().get_config(), **self.settings}
+        return self.update_metrics(values)

@@ -19,7 +19,7 @@ import tensorflow as tf
 
 from keras_t2v.export import save_image, to_uint8
 from keras_t2v.runs import Run
-from keras_t2v.stages import StageResult, fit_stage, open_stage, save_final
+from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_training import key_frames
 from keras_t2v.text.pairs import to_float
 from keras_t2v.text.training import sentence_matrix
@@ -119,15 +119,14 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     val_frames, _ = key_frames(run, "val")
     first_frames = np.ascontiguousarray(frames[:, 0])
 
-    restored = manager.load_latest() if resume else None
-    if restored is not None:
-        model, initial_epoch = restored
-    else:
+    def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
         model.compile(d_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1),
                       g_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1), jit_compile=cfg.train.jit_compile)
-        initial_epoch = 0
+        return model
+
+    model, initial_epoch = restore_or_build(manager, resume, build)
 
     shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")

@@ -19,6 +19,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
@@ -29,7 +30,7 @@ def _real_logit(logits):
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
-class VideoGAN(keras.Model):
+class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, seed=None, **kwargs):
         super().__init__(**kwargs)
@@ -50,28 +51,8 @@ class VideoGAN(keras.Model):
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text)
         self.noise = keras.random.SeedGenerator(seed)
-        names = ("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ()))
         self.built = True
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.g_optimizer = g_optimizer or keras.optimizers.Adam(2e-4, beta_1=0.5)
-        self.d_optimizer.build(self.discriminator.trainable_variables)
-        self.g_optimizer.build(self.generator.trainable_variables)
-
-    def get_compile_config(self):
-        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
-                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}
-
-    def compile_from_config(self, config):
-        self.compile(d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
-                     g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]))
 
     def generator_inputs(self, batch_size, first_frame=None, embedding=None, z=None):
         if self.variant == "unconditional":
@@ -125,9 +106,4 @@ class VideoGAN(keras.Model):
                   "d_real": mean_probability(real_logit), "d_fake": mean_probability(fake_logit)}
         if self.variant == "text":
             values["d_wrong"] = mean_probability(wrong_logit)
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
-
-    def get_config(self):
-        return {**super().get_config(), **self.settings}
+        return self.update_metrics(values)

@@ -22,7 +22,7 @@ from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
 from keras_t2v.models.vgan_model import VideoGAN
 from keras_t2v.runs import Run
-from keras_t2v.stages import StageResult, fit_stage, open_stage, save_final
+from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 
 SAMPLE_CLIPS = 6
 
@@ -89,17 +89,16 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     codes, captions = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
 
-    restored = manager.load_latest() if resume else None
-    if restored is not None:
-        model, initial_epoch = restored
-    else:
+    def build():
         model = VideoGAN(v.variant, z_dim=v.z_dim, gf_dim=v.gf_dim, df_dim=v.df_dim, image_size=cfg.data.image_size,
                          frames=cfg.data.num_frames, two_stream=v.two_stream,
                          text_dim=codes.shape[1] if v.variant == "text" else 0,
                          mask_l1=v.mask_l1, recon_l1=v.recon_l1, seed=cfg.train.seed)
         model.compile(d_optimizer=keras.optimizers.Adam(v.learning_rate, beta_1=v.beta1),
                       g_optimizer=keras.optimizers.Adam(v.learning_rate, beta_1=v.beta1), jit_compile=cfg.train.jit_compile)
-        initial_epoch = 0
+        return model
+
+    model, initial_epoch = restore_or_build(manager, resume, build)
 
     train = video_batches(run, "train", v.batch_size, codes, captions, shuffle=True)
     steps = v.steps_per_epoch or max(1, cfg.data.train_size // v.batch_size)

@@ -21,7 +21,7 @@ from keras_t2v.callbacks import write_projector
 from keras_t2v.config import to_dict
 from keras_t2v.data.records import split_records
 from keras_t2v.runs import Run
-from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, save_final
+from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
 from keras_t2v.text.pairs import PairSampler, collect_key_frames, to_float
 from keras_t2v.text.training import sentence_matrix
@@ -80,10 +80,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     train_frames, train_attributes = key_frames(run, "train")
     val_frames, val_attributes = key_frames(run, "val")
 
-    restored = manager.load_latest() if resume else None
-    if restored is not None:
-        model, initial_epoch = restored
-    else:
+    def build():
         vae = keras.models.load_model(vae_path, safe_mode=True)
         model = JointEmbedding(
             input_dim=train_sentences.shape[1], vae_intermediate=cfg.vae.intermediate_dim, latent_dim=cfg.vae.latent_dim,
@@ -92,11 +89,12 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
             finetune_vae=j.finetune_vae,
         )
         model.vae_encoder.set_weights(vae.encoder.get_weights())
-        initial_epoch = 0
-    if j.xception_weights and j.frame_tower == "xception" and restored is None:
-        use_pretrained_xception(model.frame_tower, j.xception_weights)
-    if restored is None:
+        if j.xception_weights and j.frame_tower == "xception":
+            use_pretrained_xception(model.frame_tower, j.xception_weights)
         model.compile(optimizer=make_optimizer(j.optimizer, j.learning_rate), jit_compile=cfg.train.jit_compile)
+        return model
+
+    model, initial_epoch = restore_or_build(manager, resume, build)
 
     groups = max(1, j.batch_size // PAIRS_PER_GROUP)
     sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)

@@ -22,7 +22,7 @@ import tensorflow as tf
 from keras_t2v.callbacks import TextSamples, write_projector
 from keras_t2v.data.records import caption_pool
 from keras_t2v.runs import Run
-from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, save_final
+from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
 from keras_t2v.text.probe import attribute_distances, probe_accuracy
 from keras_t2v.text.vae import TextVAE
 from keras_t2v.text.word_vectors import SentenceEncoder, file_id, prepare_word_vectors, sentence_encoder
@@ -71,14 +71,13 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     val_x, val_captions = sentence_matrix(run, "val")
     encoder, _ = load_encoder(run)
 
-    restored = manager.load_latest() if resume else None
-    if restored is not None:
-        vae, initial_epoch = restored
-    else:
+    def build():
         vae = TextVAE(train_x.shape[1], cfg.vae.intermediate_dim, cfg.vae.latent_dim, cfg.vae.output,
                       kl_weight=cfg.vae.kl_weight, seed=cfg.train.seed)
         vae.compile(optimizer=make_optimizer(cfg.vae.optimizer, cfg.vae.learning_rate), jit_compile=cfg.train.jit_compile)
-        initial_epoch = 0
+        return vae
+
+    vae, initial_epoch = restore_or_build(manager, resume, build)
 
     train_ds = (
         tf.data.Dataset.from_tensor_slices(train_x)
