@@ -95,7 +95,7 @@ def chance(names) -> dict:
     return levels
 
 
-def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int = 3, batch: int = 32) -> dict:
+def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int = 12, batch: int = 32) -> dict:
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES, Evaluator, train_evaluator
     from keras_t2v.evaluation.metrics import frechet_distance, kernel_distance, precision_recall
     from keras_t2v.evaluation.motion import classify_motion
@@ -200,7 +200,7 @@ def main(argv=None) -> int:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--n", type=int, default=512, help="captions per split")
     parser.add_argument("--evaluator-dir", default=None)
-    parser.add_argument("--evaluator-epochs", type=int, default=3)
+    parser.add_argument("--evaluator-epochs", type=int, default=12, help="epochs of the evaluator classifiers when they are first trained")
     args = parser.parse_args(argv)
     metrics = evaluate(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs)
     print(markdown_report(Run.load(args.run_dir), metrics))
