@@ -32,6 +32,7 @@ from keras_t2v.data.records import (  # noqa: E402
     plan_shards,
     read_manifest,
     shard_name,
+    split_size,
     write_manifest,
     write_shard,
 )
@@ -39,10 +40,6 @@ from keras_t2v.data.shapes import GENERATOR_VERSION, make_clip  # noqa: E402
 from keras_t2v.export import export_to_gif, frame_strip, save_image  # noqa: E402
 
 GENERATOR = "captioned_moving_shapes"
-
-
-def split_counts(data: DataConfig) -> dict[str, int]:
-    return {"train": data.train_size, "val": data.val_size, "test": data.test_size, "test_unseen": data.test_unseen_size}
 
 
 def dataset_params(data: DataConfig) -> dict:
@@ -54,7 +51,7 @@ def dataset_params(data: DataConfig) -> dict:
         "size": data.image_size,
         "frames": data.num_frames,
         "shard_size": data.shard_size,
-        "counts": split_counts(data),
+        "counts": {split: split_size(data, split) for split in SPLITS},
     }
 
 
