@@ -16,6 +16,14 @@ from pathlib import Path
 import keras
 
 
+def save_model_atomically(model: keras.Model, path: Path) -> Path:
+    """`model.save(path)` through `<stem>.tmp.keras` and a rename: never half a file at `path`."""
+    tmp = path.with_name(path.stem + ".tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+    return path
+
+
 class CheckpointManager:
     """Checkpoints `ckpt-<epoch>.keras` in `directory`, keeping the newest `keep`."""
 
@@ -45,10 +53,7 @@ class CheckpointManager:
     def save(self, model: keras.Model, epoch: int, logs: dict | None = None) -> Path:
         """Saves the state after `epoch` epochs atomically, then prunes old checkpoints."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        path = self._path(epoch)
-        tmp = path.with_name(path.stem + ".tmp.keras")
-        model.save(tmp)
-        os.replace(tmp, path)
+        path = save_model_atomically(model, self._path(epoch))
         sidecar = path.with_suffix(".json")
         tmp_sidecar = sidecar.with_name(sidecar.name + ".tmp")
         metrics = {k: float(v) for k, v in (logs or {}).items()}

@@ -25,7 +25,8 @@ import numpy as np  # noqa: E402
 
 from keras_t2v.config import to_dict  # noqa: E402
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES  # noqa: E402
-from keras_t2v.data.records import generate_records, read_records  # noqa: E402
+from keras_t2v.data.records import split_records  # noqa: E402
+from keras_t2v.export import to_float  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
 SAMPLE_PROMPTS = (
@@ -47,19 +48,13 @@ def default_evaluator_dir(run: Run) -> Path:
 
 def real_clips(run: Run, split: str, n: int):
     """(videos uint8 (n, T, S, S, 3), attributes (n, 5), first captions) of clips 0..n-1."""
-    data = run.config.data
-    records = read_records(data.path, split).dataset if data.source == "shards" else generate_records(
-        data.seed, split, n, data.image_size, data.num_frames)
+    records, _ = split_records(run.config.data, split, n)
     videos, attributes, captions = [], [], []
-    for record in records.take(n):
+    for record in records:
         videos.append(record["video"].numpy())
         attributes.append(record["attributes"].numpy())
         captions.append(record["captions"][0].numpy().decode())
     return np.stack(videos), np.stack(attributes), captions
-
-
-def to_float(x):
-    return x.astype(np.float32) / 127.5 - 1.0
 
 
 def content_drift(videos: np.ndarray) -> float:

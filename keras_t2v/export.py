@@ -19,6 +19,11 @@ def to_uint8(frames) -> np.ndarray:
     return np.clip(np.rint((frames.astype(np.float32) + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
+def to_float(frames) -> np.ndarray:
+    """uint8 frames in [0, 255] -> float32 in [-1, 1], the range the networks work in."""
+    return np.asarray(frames).astype(np.float32) / 127.5 - 1.0
+
+
 def _check_video(frames: np.ndarray) -> np.ndarray:
     frames = to_uint8(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from pathlib import Path
 
 import keras
 
-from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged
+from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged, save_model_atomically
 from keras_t2v.runs import Run
 
 
@@ -36,7 +35,8 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
 def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool):
     """(stage dir, checkpoint manager, final model path, skip) for a stage trained with `fit`.
 
-    Skips a finished stage unless `force`; refuses to silently restart an interrupted one.
+    Skips a finished stage unless `force`; refuses to silently restart an interrupted one; seeds
+    Python, NumPy and TensorFlow with `train.seed` for the stage it opens.
     """
     out = run.stage_dir(stage)
     final = out / final_name
@@ -48,6 +48,7 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool)
         final.unlink(missing_ok=True)
     elif manager.latest() is not None and not resume:
         raise RuntimeError(f"{out}/checkpoints holds an interrupted run: pass --resume to continue it or --force to start over")
+    keras.utils.set_random_seed(run.config.train.seed)
     return out, manager, final, False
 
 
@@ -79,9 +80,6 @@ def restore_or_build(manager: CheckpointManager, resume: bool, build):
     return restored if restored is not None else (build(), 0)
 
 
-def save_final(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(path.stem + ".tmp.keras")
-    model.save(tmp)
-    tmp.replace(path)
+save_final = save_model_atomically
 
 

@@ -314,15 +314,17 @@ def split_size(data, split: str) -> int:
     return {"train": data.train_size, "val": data.val_size, "test": data.test_size, "test_unseen": data.test_unseen_size}[split]
 
 
-def split_records(data, split: str) -> tuple[tf.data.Dataset, int]:
-    """(records, count) of `split`: shards at `data.path`, or rendered on the fly."""
+def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.Dataset, int]:
+    """(records, count) of `split`: shards at `data.path`, or rendered on the fly; with `count`,
+    only the first `count` clips."""
     if data.source == "shards":
         records = read_records(data.path, split)
-        return records.dataset, records.count
+        total = records.count if count is None else min(count, records.count)
+        return records.dataset.take(total), total
     if data.source != "generate":
         raise ValueError(f"data.source must be 'generate' or 'shards', got {data.source!r}")
-    count = split_size(data, split)
-    return generate_records(data.seed, split, count, data.image_size, data.num_frames), count
+    total = split_size(data, split) if count is None else count
+    return generate_records(data.seed, split, total, data.image_size, data.num_frames), total
 
 
 def caption_pool(data, split: str) -> CaptionPool:

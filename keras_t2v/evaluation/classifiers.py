@@ -19,7 +19,7 @@ import tensorflow as tf
 from keras import layers
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
-from keras_t2v.data.records import generate_records, read_records
+from keras_t2v.data.records import split_records
 
 FRAME_ATTRIBUTES = ("shape", "color", "size", "background")
 FEATURES = 128
@@ -77,12 +77,6 @@ def _frame_examples(records, batch, shuffle, seed=0):
     return (ds.shuffle(shuffle) if shuffle else ds).batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
-def _records(data, split, count):
-    if data.source == "shards":
-        return read_records(data.path, split).dataset
-    return generate_records(data.seed, split, count, data.image_size, data.num_frames)
-
-
 class Evaluator:
     """The two classifiers, loaded from or saved to `directory`."""
 
@@ -118,12 +112,14 @@ def train_evaluator(data, directory: str | Path, train_count: int, epochs: int =
     frame = build_frame_classifier(data.image_size)
     _compile(video, ATTRIBUTE_NAMES)
     _compile(frame, FRAME_ATTRIBUTES)
-    train = _records(data, "train", train_count).take(train_count).cache() if train_count <= 4096 else _records(data, "train", train_count)
+    train, _ = split_records(data, "train", train_count)
+    if train_count <= 4096:
+        train = train.cache()
     video.fit(_video_examples(train, batch, 512), epochs=epochs, verbose=2)
     frame.fit(_frame_examples(train, 4 * batch, 512), epochs=epochs, verbose=2)
     report = {"train_clips": train_count, "epochs": epochs, "seconds": None, "accuracy": {}}
     for split in ("test", "test_unseen"):
-        records = _records(data, split, test_count).take(test_count)
+        records, _ = split_records(data, split, test_count)
         v = video.evaluate(_video_examples(records, batch, 0), verbose=0, return_dict=True)
         f = frame.evaluate(_frame_examples(records, 4 * batch, 0, seed=1), verbose=0, return_dict=True)
         report["accuracy"][split] = {

@@ -10,18 +10,16 @@ Outputs in the run directory:
 from __future__ import annotations
 
 import json
-import math
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_t2v.export import save_image, to_uint8
+from keras_t2v.export import save_image, to_float, to_uint8
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_training import key_frames
-from keras_t2v.text.pairs import to_float
 from keras_t2v.text.training import sentence_matrix
 from keras_t2v.models.stackgan_model import StackGANStageI
 from keras_t2v.data.attributes import NUM_VALUES
@@ -112,7 +110,6 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
     start = time.time()
-    keras.utils.set_random_seed(cfg.train.seed)
     codes, _ = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
     frames, attributes = key_frames(run, "train")
@@ -134,7 +131,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     sampler = FrameTextSampler(first_frames, codes, attributes, sg.batch_size, seed=cfg.train.seed)
     logs = fit_stage(run, "stackgan", model, manager, sampler, None, sg.epochs, initial_epoch,
                      [HalveLearningRate(sg.learning_rate, sg.lr_decay_epochs), grid], watch=("d_loss", "g_loss"))
-    save_image(sample_grid(model, val_codes[3 * shown], to_float(val_frames[shown, 0]), noise), out / "samples.png")
+    save_image(sample_grid(model, grid.codes, grid.real, grid.noise), out / "samples.png")
     save_final(model, final)
     (out / "report.json").write_text(json.dumps({"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}, indent=1))
     return StageResult("stackgan", time.time() - start, logs)

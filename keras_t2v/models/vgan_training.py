@@ -85,7 +85,6 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     if skip:
         return StageResult("vgan", 0.0, {}, skipped=True)
     start = time.time()
-    keras.utils.set_random_seed(cfg.train.seed)
     codes, captions = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
 

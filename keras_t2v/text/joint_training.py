@@ -23,7 +23,8 @@ from keras_t2v.data.records import split_records
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
-from keras_t2v.text.pairs import PairSampler, collect_key_frames, to_float
+from keras_t2v.export import to_float
+from keras_t2v.text.pairs import PairSampler, collect_key_frames
 from keras_t2v.text.training import sentence_matrix
 
 PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
@@ -74,7 +75,6 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     if not vae_path.exists():
         raise FileNotFoundError(f"{vae_path}: the joint stage needs the trained VAE; train the 'vae' stage first")
     start = time.time()
-    keras.utils.set_random_seed(cfg.train.seed)
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
     train_frames, train_attributes = key_frames(run, "train")

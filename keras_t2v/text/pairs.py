@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.data.attributes import NUM_VALUES
+from keras_t2v.export import to_float
 
 
 def key_frame_indices(num_frames: int) -> list[int]:
@@ -36,10 +37,6 @@ def collect_key_frames(records: tf.data.Dataset, count: int) -> tuple[np.ndarray
         frames[index] = video[:, key_frame_indices(t)]
         attributes[index] = batch["attributes"].numpy()
     return frames, attributes
-
-
-def to_float(frames: np.ndarray) -> np.ndarray:
-    return frames.astype(np.float32) / 127.5 - 1.0
 
 
 class PairSampler(keras.utils.PyDataset):

@@ -66,7 +66,6 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     if skip:
         return StageResult("vae", 0.0, {}, skipped=True)
     start = time.time()
-    keras.utils.set_random_seed(cfg.train.seed)
     train_x, _ = sentence_matrix(run, "train")
     val_x, val_captions = sentence_matrix(run, "val")
     encoder, _ = load_encoder(run)

@@ -1,6 +1,5 @@
 """The rendered videos obey shared/specs/dataset.md, measured on the pixels and stored labels."""
 
-import dataclasses
 
 import numpy as np
 import pytest

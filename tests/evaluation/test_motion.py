@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from keras_t2v.data.attributes import MOTIONS
-from keras_t2v.data.shapes import describe_clip, make_clip, render_clip
+from keras_t2v.data.shapes import make_clip
 from keras_t2v.evaluation.motion import centroid_trajectory, classify_motion, classify_trajectory
 
 
