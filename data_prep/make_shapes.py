@@ -28,6 +28,7 @@ from keras_t2v.config import ConfigError, DataConfig, resolve_config  # noqa: E4
 from keras_t2v.data.attributes import SPLITS  # noqa: E402
 from keras_t2v.data.records import (  # noqa: E402
     MANIFEST,
+    SHAPES_GENERATOR,
     check_shard,
     plan_shards,
     read_manifest,
@@ -39,13 +40,13 @@ from keras_t2v.data.records import (  # noqa: E402
 from keras_t2v.data.shapes import GENERATOR_VERSION, make_clip  # noqa: E402
 from keras_t2v.export import export_to_gif, frame_strip, save_image  # noqa: E402
 
-GENERATOR = "captioned_moving_shapes"
+
 
 
 def dataset_params(data: DataConfig) -> dict:
     """What determines the bytes of every shard; a resumed run must match it exactly."""
     return {
-        "generator": GENERATOR,
+        "generator": SHAPES_GENERATOR,
         "version": GENERATOR_VERSION,
         "seed": data.seed,
         "size": data.image_size,

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 
 from keras_t2v.config import to_dict  # noqa: E402
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES  # noqa: E402
-from keras_t2v.data.records import split_records  # noqa: E402
+from keras_t2v.data.records import is_shapes, split_records  # noqa: E402
 from keras_t2v.export import to_float  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
@@ -98,6 +98,8 @@ def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evalu
     from keras_t2v.pipeline import TextToVideo
 
     run = Run.load(run_dir)
+    if not is_shapes(run.config.data):
+        raise SystemExit(f"{run_dir}: the evaluation measures Captioned Moving Shapes attributes; this run trains on imported clips")
     ev_dir = Path(evaluator_dir) if evaluator_dir else default_evaluator_dir(run)
     if not (ev_dir / "video_evaluator.keras").exists():
         print(f"training the evaluator into {ev_dir} (once per data configuration)", flush=True)

@@ -70,8 +70,12 @@ def main(argv=None) -> int:
         result = run_stage(stage, run, args.resume, args.force)
         print(result.summary(), flush=True)
     if args.stage == "all" and not args.no_evaluate:
+        from keras_t2v.data.records import is_shapes
         from keras_t2v.evaluate import evaluate
 
+        if not is_shapes(run.config.data):
+            print("[evaluate] skipped: the evaluation measures Captioned Moving Shapes attributes; this run trains on imported clips")
+            return 0
         evaluate(str(run.root), n=args.eval_n)
         print(f"[evaluate] report: {run.root / 'report' / 'README.md'}", flush=True)
     return 0

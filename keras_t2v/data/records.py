@@ -28,6 +28,7 @@ from keras_t2v.data.shapes import Clip, describe_clip, make_clip
 COMPRESSION = "GZIP"
 MANIFEST = "manifest.json"
 NUM_CAPTIONS = 3
+SHAPES_GENERATOR = "captioned_moving_shapes"
 
 
 class ShardError(IOError):
@@ -69,6 +70,28 @@ def serialize_clip(clip: Clip) -> bytes:
         "seed": _ints(spec.seed),
         "centers": _floats(clip.centers),
         "boxes": _floats(clip.boxes),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
+
+
+def serialize_imported(video: np.ndarray, captions, index: int, clip_id: str, source: str, start: float, end: float) -> bytes:
+    """An imported clip (T, S, S, 3) uint8 as a serialized tf.train.Example of the same schema as
+    Captioned Moving Shapes: attributes are unknown (-1), the key is the clip's index (so every
+    other clip counts as a mismatch), object centres and boxes are NaN; its 1-3 captions are cycled
+    to NUM_CAPTIONS, and the source (clip id, file, start and end seconds) is kept."""
+    captions = [captions[k % len(captions)] for k in range(NUM_CAPTIONS)]
+    frames = video.shape[0]
+    feature = {
+        "video": _bytes([np.ascontiguousarray(video, np.uint8).tobytes()]),
+        "attributes": _ints([-1] * 5),
+        "captions": _bytes([c.encode("utf-8") for c in captions]),
+        "key": _ints([index]),
+        "seed": _ints([0, 0, index]),
+        "centers": _floats(np.full(frames * 2, np.nan)),
+        "boxes": _floats(np.full(frames * 4, np.nan)),
+        "clip_id": _bytes([clip_id.encode("utf-8")]),
+        "source": _bytes([source.encode("utf-8")]),
+        "span": _floats([start, end]),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString(deterministic=True)
 
@@ -243,20 +266,19 @@ def generate_records(seed: int, split: str, count: int, size: int = 64, frames: 
 
 @dataclasses.dataclass
 class CaptionPool:
-    """All captions of a split with their attribute-combination keys, to draw mismatches from."""
+    """All captions of a split, in clip-index order, with the keys that tell mismatches apart."""
 
     captions: np.ndarray  # (N, 3) str
-    keys: np.ndarray  # (N,) int64
-
-    def attributes(self) -> np.ndarray:
-        """(N, 5) attribute indices, decoded from the combination keys."""
-        return np.stack(np.unravel_index(self.keys, NUM_VALUES), axis=1)
+    keys: np.ndarray  # (N,) int64: attribute-combination index, or the clip index of imported clips
+    attributes: np.ndarray | None = None  # (N, 5) attribute indices; None for imported clips
 
 
 def shapes_caption_pool(seed: int, split: str, count: int) -> CaptionPool:
     """The caption pool of a Captioned Moving Shapes split, from descriptions (no rendering)."""
     specs = [describe_clip(seed, split, i) for i in range(count)]
-    return CaptionPool(np.array([s.captions for s in specs]), np.array([s.key for s in specs], np.int64))
+    return CaptionPool(
+        np.array([s.captions for s in specs]), np.array([s.key for s in specs], np.int64), np.array([s.attributes for s in specs], np.int64)
+    )
 
 
 def make_examples(
@@ -314,10 +336,26 @@ def split_size(data, split: str) -> int:
     return {"train": data.train_size, "val": data.val_size, "test": data.test_size, "test_unseen": data.test_unseen_size}[split]
 
 
+def is_shapes(data) -> bool:
+    """True when the data is Captioned Moving Shapes (labelled with attributes), False for imported clips."""
+    return data.source == "generate" or read_manifest(data.path)["params"].get("generator") == SHAPES_GENERATOR
+
+
+def check_data_shape(data) -> None:
+    """Raises ValueError when the shards at `data.path` hold clips of another size than the config's."""
+    params = read_manifest(data.path)["params"]
+    if (params["size"], params["frames"]) != (data.image_size, data.num_frames):
+        raise ValueError(
+            f"{data.path}: clips are {params['frames']} frames of {params['size']}x{params['size']}, the config asks for "
+            f"{data.num_frames} of {data.image_size}x{data.image_size}; set data.image_size={params['size']} data.num_frames={params['frames']}"
+        )
+
+
 def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.Dataset, int]:
     """(records, count) of `split`: shards at `data.path`, or rendered on the fly; with `count`,
     only the first `count` clips."""
     if data.source == "shards":
+        check_data_shape(data)
         records = read_records(data.path, split)
         total = records.count if count is None else min(count, records.count)
         return records.dataset.take(total), total
@@ -328,15 +366,13 @@ def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.D
 
 
 def caption_pool(data, split: str) -> CaptionPool:
-    """All captions of `split` with their combination keys, without decoding any video when the
-    clips are Captioned Moving Shapes (they are regenerated from their descriptions)."""
-    if data.source == "shards":
-        params = read_manifest(data.path)["params"]
-        if params.get("generator") != "captioned_moving_shapes":
-            captions, keys = [], []
-            for record in read_records(data.path, split).dataset.map(lambda r: (r["captions"], r["key"])):
-                captions.append([c.decode("utf-8") for c in record[0].numpy()])
-                keys.append(int(record[1]))
-            return CaptionPool(np.array(captions), np.array(keys, np.int64))
+    """All captions of `split` in clip-index order with their keys, without decoding any video
+    when the clips are Captioned Moving Shapes (they are regenerated from their descriptions)."""
+    if data.source != "shards":
+        return shapes_caption_pool(data.seed, split, split_size(data, split))
+    params = read_manifest(data.path)["params"]
+    if params.get("generator") == SHAPES_GENERATOR:
         return shapes_caption_pool(params["seed"], split, params["counts"][split])
-    return shapes_caption_pool(data.seed, split, split_size(data, split))
+    rows = read_records(data.path, split).dataset.map(lambda r: (r["index"], r["captions"], r["key"]))
+    rows = sorted((int(i), [c.decode("utf-8") for c in captions.numpy()], int(k)) for i, captions, k in rows)
+    return CaptionPool(np.array([r[1] for r in rows]).reshape(-1, NUM_CAPTIONS), np.array([r[2] for r in rows], np.int64))

@@ -22,7 +22,6 @@ from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_buil
 from keras_t2v.text.joint_training import key_frames
 from keras_t2v.text.training import sentence_matrix
 from keras_t2v.models.stackgan_model import StackGANStageI
-from keras_t2v.data.attributes import NUM_VALUES
 
 GRID_CAPTIONS, GRID_SEEDS = 8, 4
 
@@ -39,12 +38,12 @@ def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
 
 class FrameTextSampler(keras.utils.PyDataset):
     """Batches {"image", "embedding", "wrong_image"}: a clip's first frame, the code of one of its
-    captions, and the first frame of a clip with another attribute combination."""
+    captions, and the first frame of a clip with another key (attribute combination)."""
 
-    def __init__(self, frames, codes, attributes, batch_size, seed=0, **kwargs):
+    def __init__(self, frames, codes, keys, batch_size, seed=0, **kwargs):
         super().__init__(**kwargs)
         self.frames, self.codes, self.batch_size, self.seed = frames, codes, batch_size, seed
-        self.keys = np.ravel_multi_index(np.asarray(attributes).T, NUM_VALUES)
+        self.keys = np.asarray(keys)
         self.epoch = 0
 
     def __len__(self):
@@ -112,9 +111,9 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     start = time.time()
     codes, _ = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
-    frames, attributes = key_frames(run, "train")
-    val_frames, _ = key_frames(run, "val")
-    first_frames = np.ascontiguousarray(frames[:, 0])
+    train = key_frames(run, "train")
+    val_frames = key_frames(run, "val").frames
+    first_frames = np.ascontiguousarray(train.frames[:, 0])
 
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
@@ -128,7 +127,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
     grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val_frames[shown, 0]), noise)
-    sampler = FrameTextSampler(first_frames, codes, attributes, sg.batch_size, seed=cfg.train.seed)
+    sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed)
     logs = fit_stage(run, "stackgan", model, manager, sampler, None, sg.epochs, initial_epoch,
                      [HalveLearningRate(sg.learning_rate, sg.lr_decay_epochs), grid], watch=("d_loss", "g_loss"))
     save_image(sample_grid(model, grid.codes, grid.real, grid.noise), out / "samples.png")

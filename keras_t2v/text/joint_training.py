@@ -24,27 +24,27 @@ from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
 from keras_t2v.export import to_float
-from keras_t2v.text.pairs import PairSampler, collect_key_frames
+from keras_t2v.text.pairs import KeyFrames, PairSampler, collect_key_frames
 from keras_t2v.text.training import sentence_matrix
 
 PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
 
 
-def key_frames(run: Run, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """Key frames and attributes of every clip of `split`, cached in the run's cache directory."""
+def key_frames(run: Run, split: str) -> KeyFrames:
+    """Key frames, keys and attributes of every clip of `split`, cached in the run's cache directory."""
     data = to_dict(run.config)["data"]
-    digest = hashlib.sha256(json.dumps({**data, "split": split}, sort_keys=True).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps({**data, "split": split, "fields": KeyFrames._fields}, sort_keys=True).encode()).hexdigest()[:16]
     path = run.cache_dir / f"keyframes-{split}-{digest}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as cached:
-            return cached["frames"], cached["attributes"]
-    records, count = split_records(run.config.data, split)
-    frames, attributes = collect_key_frames(records, count)
+            return KeyFrames(**{k: cached[k] for k in KeyFrames._fields})
+    records, _ = split_records(run.config.data, split)
+    result = collect_key_frames(records)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, frames=frames, attributes=attributes)
+    np.savez(tmp, **result._asdict())
     os.replace(tmp, path)
-    return frames, attributes
+    return result
 
 
 def codes(model: JointEmbedding, sentences: np.ndarray, frames: np.ndarray, batch: int = 256):
@@ -77,8 +77,9 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     start = time.time()
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
-    train_frames, train_attributes = key_frames(run, "train")
-    val_frames, val_attributes = key_frames(run, "val")
+    train_key_frames = key_frames(run, "train")
+    val_key_frames = key_frames(run, "val")
+    val_frames = val_key_frames.frames
 
     def build():
         vae = keras.models.load_model(vae_path, safe_mode=True)
@@ -98,8 +99,8 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
 
     groups = max(1, j.batch_size // PAIRS_PER_GROUP)
     sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)
-    train = PairSampler(train_sentences, train_frames, train_attributes, seed=cfg.train.seed, **sampler_args)
-    val = PairSampler(val_sentences, val_frames, val_attributes, seed=cfg.train.seed + 1, **sampler_args)
+    train = PairSampler(train_sentences, *train_key_frames, seed=cfg.train.seed, **sampler_args)
+    val = PairSampler(val_sentences, *val_key_frames, seed=cfg.train.seed + 1, **sampler_args)
     logs = fit_stage(run, "joint", model, manager, train, val, j.epochs, initial_epoch)
 
     # Retrieval on val: the first caption of each clip against its first frame.

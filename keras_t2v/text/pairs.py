@@ -10,12 +10,12 @@ differ from the anchor in exactly one attribute (where the dataset has such a cl
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.export import to_float
 
 
@@ -24,37 +24,45 @@ def key_frame_indices(num_frames: int) -> list[int]:
     return [0, num_frames - 1, max(0, num_frames - 10)]
 
 
-def collect_key_frames(records: tf.data.Dataset, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """(frames (N, 3, S, S, 3) uint8 at `key_frame_indices`, attributes (N, 5)) of the records, by clip index."""
-    frames, attributes = None, None
+class KeyFrames(NamedTuple):
+    """The key frames of every clip of a split, in clip-index order."""
+
+    frames: np.ndarray  # (N, 3, S, S, 3) uint8 at `key_frame_indices`
+    keys: np.ndarray  # (N,) int64: clips with equal keys never make a mismatched pair
+    attributes: np.ndarray  # (N, 5) int32 attribute indices, -1 for imported clips
+
+
+def collect_key_frames(records: tf.data.Dataset) -> KeyFrames:
+    """Key frames, keys and attributes of the records, sorted by clip index (the order of the
+    split's caption pool)."""
+    frames, keys, attributes, indices = [], [], [], []
     for batch in records.batch(64).prefetch(tf.data.AUTOTUNE):
         video = batch["video"].numpy()
-        if frames is None:
-            t, s = video.shape[1], video.shape[2]
-            frames = np.zeros((count, 3, s, s, 3), np.uint8)
-            attributes = np.zeros((count, 5), np.int32)
-        index = batch["index"].numpy()
-        frames[index] = video[:, key_frame_indices(t)]
-        attributes[index] = batch["attributes"].numpy()
-    return frames, attributes
+        frames.append(video[:, key_frame_indices(video.shape[1])])
+        keys.append(batch["key"].numpy())
+        attributes.append(batch["attributes"].numpy())
+        indices.append(batch["index"].numpy())
+    order = np.argsort(np.concatenate(indices), kind="stable")
+    return KeyFrames(*(np.concatenate(x)[order] for x in (frames, keys, attributes)))
 
 
 class PairSampler(keras.utils.PyDataset):
     """Batches ((sentences (P, D), frames (P, S, S, 3)), labels (P,)) of P = groups * 6 pairs.
 
     sentences: (N * 3, D) sentence vectors, row 3i + j = caption j of clip i.
-    frames, attributes: from `collect_key_frames`. An epoch shows every clip once as an anchor.
+    frames, keys, attributes: from `collect_key_frames`. An epoch shows every clip once as an anchor.
     """
 
-    def __init__(self, sentences, frames, attributes, groups: int, positives: int = 3, negatives: int = 3,
+    def __init__(self, sentences, frames, keys, attributes, groups: int, positives: int = 3, negatives: int = 3,
                  hard_negatives: bool = False, seed: int = 0, **kwargs):
         super().__init__(**kwargs)
-        self.sentences, self.frames, self.attributes = sentences, frames, attributes
+        self.sentences, self.frames, self.keys, self.attributes = sentences, frames, keys, attributes
         self.groups, self.positives, self.negatives = groups, positives, negatives
         self.hard_negatives = hard_negatives
         self.seed, self.epoch = seed, 0
-        self.keys = np.ravel_multi_index(attributes.T, NUM_VALUES)
         if hard_negatives:
+            if (attributes < 0).any():
+                raise ValueError("hard negatives need attribute labels (Captioned Moving Shapes); imported clips have none")
             self.one_off = self._one_attribute_neighbours(attributes)
         self._order = self._shuffled(0)
 

@@ -92,7 +92,10 @@ def main(argv=None) -> int:
     vae = keras.models.load_model(run.root / "vae" / "vae.keras", safe_mode=True)
     encoder, _ = load_encoder(run)
     sentences, _ = sentence_matrix(run, "train")
-    attributes = np.repeat(caption_pool(run.config.data, "train").attributes(), 3, axis=0)
+    pool = caption_pool(run.config.data, "train")
+    if pool.attributes is None:
+        parser.error(f"{run.root}: the probes need Captioned Moving Shapes attributes; this run trains on imported clips")
+    attributes = np.repeat(pool.attributes, 3, axis=0)
     encode = lambda c: keras.ops.convert_to_numpy(vae.encode(encoder.encode_many(c)[0]))  # noqa: E731
     print(json.dumps({
         "latent_distances": attribute_distances(encode, seed=run.config.train.seed),

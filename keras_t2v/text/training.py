@@ -98,14 +98,16 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     def encode_captions(captions):
         return keras.ops.convert_to_numpy(vae.encode(encoder.encode_many(captions)[0]))
 
-    train_attributes = np.repeat(caption_pool(cfg.data, "train").attributes(), 3, axis=0)
-    report = {
-        "final": logs,
-        "latent_distances": attribute_distances(encode_captions, seed=cfg.train.seed),
-        "input_distances": attribute_distances(lambda c: encoder.encode_many(c)[0], seed=cfg.train.seed),
-        "probe_latent": probe_accuracy(keras.ops.convert_to_numpy(vae.encode(train_x)), train_attributes),
-        "probe_input": probe_accuracy(train_x, train_attributes),
-    }
+    report = {"final": logs}
+    pool = caption_pool(cfg.data, "train")
+    if pool.attributes is not None:  # the probes need Captioned Moving Shapes labels
+        train_attributes = np.repeat(pool.attributes, 3, axis=0)
+        report |= {
+            "latent_distances": attribute_distances(encode_captions, seed=cfg.train.seed),
+            "input_distances": attribute_distances(lambda c: encoder.encode_many(c)[0], seed=cfg.train.seed),
+            "probe_latent": probe_accuracy(keras.ops.convert_to_numpy(vae.encode(train_x)), train_attributes),
+            "probe_input": probe_accuracy(train_x, train_attributes),
+        }
     write_projector(run.log_dir("vae"), "vae_latent", encode_captions(val_captions[:1000]), val_captions[:1000])
     vae.encoder.save(out / "encoder.keras")
     save_final(vae, final)

@@ -45,11 +45,11 @@ def test_tower_shapes_and_frozen_vae():
 
 def _tiny_pairs(seed=0, count=64, hard=False):
     data = get_preset("tiny").data
-    frames, attributes = collect_key_frames(generate_records(data.seed, "train", count, 16, 8), count)
+    frames, keys, attributes = collect_key_frames(generate_records(data.seed, "train", count, 16, 8))
     # Sentences: a one-hot code of the attributes, repeated for the 3 captions (a clean text side).
     onehot = np.concatenate([np.eye(n)[attributes[:, i]] for i, n in enumerate(NUM_VALUES)], axis=1)
     sentences = np.repeat(np.pad(onehot, ((0, 0), (0, 40 - onehot.shape[1]))), 3, axis=0).astype("float32")
-    return PairSampler(sentences, frames, attributes, groups=4, hard_negatives=hard, seed=seed)
+    return PairSampler(sentences, frames, keys, attributes, groups=4, hard_negatives=hard, seed=seed)
 
 
 def test_pair_sampling_follows_the_original():
