@@ -90,6 +90,8 @@ class JointConfig:
     hard_negatives: bool = False  # negatives differ from the caption in exactly one attribute
     batch_size: int = 30
     epochs: int = 250
+    gan_code: str = "joint"  # what the GANs are conditioned on: "joint" (the text encoder's code) or
+    # "attributes" (a one-hot code of the caption's parsed attributes: the text side's upper bound, shapes only)
 
 
 @dataclasses.dataclass
@@ -123,6 +125,8 @@ class VGANConfig:
     two_stream: bool = True
     mask_l1: float = 0.0  # weight of mean(mask); the reference uses 0.1 only in the unconditional model (2.4)
     recon_l1: float = 10.0  # weight of the first-frame L1 (conditional model, 2.5)
+    ema_decay: float = 0.0  # > 0: keep an exponential moving average of G's weights for sampling and evaluation
+    stackgan_first_frames: float = 0.0  # share of training examples conditioned on a StackGAN frame of their caption
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

@@ -18,6 +18,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from keras_t2v.data.attributes import one_hot
+from keras_t2v.data.captions import CaptionError, parse_caption
 from keras_t2v.export import to_uint8
 from keras_t2v.models import stackgan_model, vgan_model  # noqa: F401  (registers the classes for loading)
 from keras_t2v.runs import Run
@@ -34,7 +36,10 @@ class TextToVideoOutput:
 
 
 class TextToVideo:
-    def __init__(self, encoder: SentenceEncoder, text_encoder: keras.Model, stackgan: keras.Model, vgan: keras.Model):
+    """encoder: words -> (25 * D) sentence; text_encoder: sentence -> GAN code, or None when the GANs
+    were trained on one-hot attribute codes (joint.gan_code = "attributes"), parsed from the prompt."""
+
+    def __init__(self, encoder: SentenceEncoder, text_encoder: keras.Model | None, stackgan: keras.Model, vgan: keras.Model):
         self.encoder, self.text_encoder, self.stackgan, self.vgan = encoder, text_encoder, stackgan, vgan
 
     @classmethod
@@ -44,11 +49,23 @@ class TextToVideo:
         words = Path(run.config.words.vectors_path) if run.config.words.vectors_path else run.root / "words" / "vectors.bin"
         files = {"text encoder": run.root / "joint" / "text_encoder.keras", "StackGAN": run.root / "stackgan" / "stackgan.keras",
                  "VGAN": run.root / "vgan" / "vgan.keras"}
+        if run.config.joint.gan_code == "attributes":
+            files.pop("text encoder")
         missing = [f"{name} ({path})" for name, path in files.items() if not path.exists()]
         if missing:
             raise FileNotFoundError(f"{run_dir}: not fully trained, missing {', '.join(missing)}")
-        load = lambda p: keras.models.load_model(p, safe_mode=True)  # noqa: E731
-        return cls(sentence_encoder(run.config.words, words), *(load(p) for p in files.values()))
+        models = {name: keras.models.load_model(path, safe_mode=True) for name, path in files.items()}
+        return cls(sentence_encoder(run.config.words, words), models.get("text encoder"), models["StackGAN"], models["VGAN"])
+
+    def codes(self, prompts: list[str]) -> np.ndarray:
+        """(len(prompts), E) GAN codes; raises ValueError naming an unusable prompt."""
+        sentences = np.stack([self.encoder.encode(p) for p in prompts])  # clear errors, truncation warnings
+        if self.text_encoder is not None:
+            return self.text_encoder.predict(sentences, verbose=0)
+        try:
+            return one_hot([parse_caption(p, strict=False) for p in prompts])
+        except CaptionError as err:
+            raise ValueError(f"this model reads the five attributes from the prompt: {err}") from None
 
     @property
     def num_frames(self) -> int:
@@ -61,14 +78,12 @@ class TextToVideo:
         num_frames = num_frames or self.num_frames
         if not 1 <= num_frames <= self.num_frames:
             raise ValueError(f"num_frames must be between 1 and {self.num_frames} (what the video GAN generates), got {num_frames}")
-        sentences = np.stack([self.encoder.encode(p) for p in prompts])  # clear errors, truncation warnings
-        rows = np.repeat(sentences, num_samples, axis=0)
-        codes = self.text_encoder.predict(rows, verbose=0)
+        codes = np.repeat(self.codes(prompts), num_samples, axis=0)
         rng = np.random.default_rng(seed)
         self.stackgan.generator.get_layer("ca").seed_generator.state.assign([seed, 0])
-        z_image = rng.normal(size=(len(rows), self.stackgan.z_dim)).astype("float32")
+        z_image = rng.normal(size=(len(codes), self.stackgan.z_dim)).astype("float32")
         first = keras.ops.convert_to_numpy(self.stackgan.generate(codes, z_image))
-        z_video = rng.normal(size=(len(rows), self.vgan.z_dim)).astype("float32")
+        z_video = rng.normal(size=(len(codes), self.vgan.z_dim)).astype("float32")
         video, mask, background = (keras.ops.convert_to_numpy(t) for t in self.vgan.generate(first, codes, z_video))
         return TextToVideoOutput(
             frames=to_uint8(video[:, :num_frames]),

@@ -18,6 +18,7 @@ PROMPT = "a big blue box bounces up and down on a gray background"
 def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs") / "tiny"
     assert train(["--preset", "tiny", "--run-dir", str(root), "--set", "vgan.variant=text",
+                  "--set", "vgan.ema_decay=0.9", "--set", "vgan.stackgan_first_frames=0.5",
                   "--set", "stackgan.epochs=2", "--set", "vgan.epochs=2", "--no-evaluate"]) == 0
     return root
 
@@ -47,6 +48,7 @@ def test_text_to_video(run_dir):
     other = pipe(PROMPT, seed=4)
     assert not np.array_equal(other.frames[0], out.frames[0])
     assert pipe(PROMPT, num_frames=5).frames.shape[1] == 5
+    assert pipe.vgan.ema_generator is not None  # vgan.ema_decay: sampling uses the averaged generator
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])
@@ -99,3 +101,17 @@ def test_evaluate_writes_the_report(run_dir, tmp_path):
         assert m["content_drift_real"] < 3.0  # real objects keep their colour (a few core pixels at 16x16)
         assert 0.0 <= m["attribute_accuracy"]["all"] <= 1.0 and 0.0 <= m["precision_k3"] <= 1.0
     assert json.loads((report / "metrics.json").read_text())["protocol"]["n"] == 32
+
+
+def test_gans_on_one_hot_attribute_codes(tmp_path):
+    """joint.gan_code=attributes: the text side's upper bound, the prompt parsed into its attributes."""
+    root = tmp_path / "attr"
+    assert train(["--preset", "tiny", "--run-dir", str(root), "--set", "vgan.variant=text", "--set", "joint.gan_code=attributes",
+                  "--stage", "words,stackgan,vgan", "--no-evaluate"]) == 0
+    assert not (root / "joint").exists()  # the GANs do not need the joint embedding
+    pipe = TextToVideo.from_pretrained(root)
+    # offsets 0, 3, 9, 11, 17 + (square 1, blue 4, large 1, up and down 5, gray 1)
+    np.testing.assert_array_equal(pipe.codes([PROMPT])[0].nonzero()[0], [1, 7, 10, 16, 18])
+    assert pipe(PROMPT, seed=0).frames.shape == (1, 8, 16, 16, 3)
+    with pytest.raises(ValueError, match="reads the five attributes from the prompt.*motion"):
+        pipe("a big blue box on a gray background")

@@ -44,3 +44,9 @@ def split_combinations(split: str) -> np.ndarray:
         if is_held_out(combo[0], combo[1], combo[3]) == want_unseen
     ]
     return np.array(rows, dtype=np.int64)
+
+
+def one_hot(attributes) -> np.ndarray:
+    """(N, 5) attribute indices -> (N, 20) float32: the five one-hot codes side by side."""
+    attributes = np.asarray(attributes)
+    return np.concatenate([np.eye(n, dtype=np.float32)[attributes[:, i]] for i, n in enumerate(NUM_VALUES)], axis=1)

@@ -16,6 +16,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_t2v.data.attributes import one_hot
+from keras_t2v.data.records import caption_pool
 from keras_t2v.export import save_image, to_float, to_uint8
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
@@ -27,7 +29,15 @@ GRID_CAPTIONS, GRID_SEEDS = 8, 4
 
 
 def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
-    """(N * 3, E) text codes of every caption of `split` from the joint stage's text encoder."""
+    """(N * 3, E) text codes of every caption of `split` and the captions: from the joint stage's
+    text encoder, or with joint.gan_code = "attributes" the one-hot code of the clip's attributes."""
+    if run.config.joint.gan_code == "attributes":
+        pool = caption_pool(run.config.data, split)
+        if pool.attributes is None:
+            raise ValueError('joint.gan_code="attributes" needs Captioned Moving Shapes; imported clips have no attributes')
+        return np.repeat(one_hot(pool.attributes), 3, axis=0), pool.captions.reshape(-1).tolist()
+    if run.config.joint.gan_code != "joint":
+        raise ValueError(f'joint.gan_code must be "joint" or "attributes", got {run.config.joint.gan_code!r}')
     path = run.root / "joint" / "text_encoder.keras"
     if not path.exists():
         raise FileNotFoundError(f"{path}: the GAN stages need the joint embedding; train the 'joint' stage first")

@@ -123,7 +123,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         f = _up3d(f, w, f"fg_up{i + 1}")
     foreground, mask = _heads(f)
     video = _compose(foreground, mask, background, two_stream)
-    return keras.Model(inputs, [video, mask, background], name="vgan_generator")
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
 
 
 def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) -> keras.Model:
@@ -146,4 +146,4 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) ->
         x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
         x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
     x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
-    return keras.Model(inputs, layers.Flatten(name="logits")(x), name="vgan_discriminator")
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], layers.Flatten(name="logits")(x), name="vgan_discriminator")

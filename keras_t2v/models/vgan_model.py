@@ -9,8 +9,13 @@ cross-entropy on their difference, which is what `_real_logit` feeds the losses.
                  fake + right text -> fake (weights 1, 0.5, 0.5); G as image, with the text.
 The mask penalty applies whenever mask_l1 > 0 (the reference uses 0.1 only unconditionally).
 
-`train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; "embedding" and "wrong_embedding"
-(B, E) text codes for the text variant.
+`train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
+the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
+generated first frames); "embedding" and "wrong_embedding" (B, E) text codes for the text variant.
+
+With `ema_decay` > 0 the model keeps `ema_generator`, an exponential moving average of the
+generator's weights (BatchNorm statistics included) updated after every generator step:
+ema = decay * ema + (1 - decay) * weights. `generate` samples from it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ def _real_logit(logits):
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
-                 text_dim=0, mask_l1=0.0, recon_l1=10.0, seed=None, **kwargs):
+                 text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -40,8 +45,10 @@ class VideoGAN(TwoOptimizerGAN):
             raise ValueError("the text-conditioned VGAN needs text_dim > 0")
         self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
-                             recon_l1=recon_l1, seed=seed)
-        self.variant, self.z_dim, self.mask_l1, self.recon_l1 = variant, z_dim, mask_l1, recon_l1
+                             recon_l1=recon_l1, ema_decay=ema_decay, seed=seed)
+        if not 0.0 <= ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
+        self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
         if variant == "unconditional":
             self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream)
             self.discriminator = discriminator(df_dim, image_size, frames)
@@ -50,6 +57,11 @@ class VideoGAN(TwoOptimizerGAN):
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text)
+        self.ema_generator = None
+        if ema_decay:
+            self.ema_generator = keras.models.clone_model(self.generator)
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.trainable = False
         self.noise = keras.random.SeedGenerator(seed)
         self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ()))
         self.built = True
@@ -62,10 +74,16 @@ class VideoGAN(TwoOptimizerGAN):
         z = keras.random.normal((batch_size, self.z_dim), seed=self.noise) if z is None else z
         return [first_frame, embedding, z]
 
-    def generate(self, first_frame=None, embedding=None, z=None, batch_size=None, training=False):
-        """-> (video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)), all in model range."""
+    def generate(self, first_frame=None, embedding=None, z=None, batch_size=None, training=False, use_ema=True):
+        """-> (video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)), all in model range.
+        Samples from the averaged generator when there is one, unless `use_ema=False`."""
         batch = batch_size or ops.shape(first_frame if first_frame is not None else embedding if embedding is not None else z)[0]
-        return self.generator(self.generator_inputs(batch, first_frame, embedding, z), training=training)
+        generator = self.ema_generator if use_ema and self.ema_generator is not None else self.generator
+        return generator(self.generator_inputs(batch, first_frame, embedding, z), training=training)
+
+    def update_ema(self):
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(self.ema_decay * average + (1.0 - self.ema_decay) * weight)
 
     def call(self, inputs, training=False):
         return self.generator(inputs, training=training)[0]
@@ -78,7 +96,7 @@ class VideoGAN(TwoOptimizerGAN):
             data = data[0]
         real = data["video"]
         batch = ops.shape(real)[0]
-        first = real[:, 0]
+        first = data["first_frame"] if "first_frame" in data else real[:, 0]
         embedding = data.get("embedding")
         inputs = self.generator_inputs(batch, first, embedding)
         with tf.GradientTape() as tape:
@@ -101,6 +119,8 @@ class VideoGAN(TwoOptimizerGAN):
             g_loss = adversarial + self.mask_l1 * mask_term + self.recon_l1 * recon
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        if self.ema_generator is not None:
+            self.update_ema()
 
         values = {"d_loss": d_loss, "g_loss": g_loss, "mask_l1": mask_term, "recon_l1": recon,
                   "d_real": mean_probability(real_logit), "d_fake": mean_probability(fake_logit)}

@@ -1,4 +1,5 @@
-"""Training the video GAN ("vgan") on real clips: their first frame, their caption's text code.
+"""Training the video GAN ("vgan") on real clips: their first frame (or, for a configured share,
+the StackGAN frame of their caption), their caption's text code.
 
 Outputs in the run directory:
     vgan/vgan.keras        the trained VideoGAN
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_t2v.config import ConfigError
 from keras_t2v.data.records import caption_pool, make_examples, split_records
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
@@ -27,30 +29,61 @@ from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_buil
 SAMPLE_CLIPS = 6
 
 
-def code_lookup(captions: list[str], codes: np.ndarray):
-    """A tf function mapping caption strings (B,) to their text codes (B, E).
-
-    Clips can share a caption word for word; identical captions have identical codes, so the
-    first row of each distinct caption is used.
-    """
+def caption_rows(captions: list[str]):
+    """A tf function mapping caption strings (B,) to their rows (B,) in `captions` (row 3i + j is
+    caption j of clip i). Clips can share a caption word for word; such a caption maps to its
+    first row (identical captions have identical codes)."""
     unique, first = np.unique(np.asarray(captions), return_index=True)
     table = tf.lookup.StaticHashTable(
         tf.lookup.KeyValueTensorInitializer(tf.constant(unique), tf.constant(first, tf.int64)), -1
     )
-    codes = tf.constant(codes)
-    return lambda text: tf.gather(codes, table.lookup(text))
+    return table.lookup
 
 
-def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, captions: list[str], shuffle: bool, epochs=None):
-    """Batches {"video", "embedding", "wrong_embedding"} of `split` (text codes looked up by caption)."""
+def code_lookup(captions: list[str], codes: np.ndarray):
+    """A tf function mapping caption strings (B,) to their text codes (B, E)."""
+    rows, codes = caption_rows(captions), tf.constant(codes)
+    return lambda text: tf.gather(codes, rows(text))
+
+
+def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
+    (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""
+    path = run.root / "stackgan" / "stackgan.keras"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: vgan.stackgan_first_frames needs the trained StackGAN; train the 'stackgan' stage first")
+    stackgan = keras.models.load_model(path, safe_mode=True)
+    stackgan.generator.get_layer("ca").seed_generator.state.assign([run.config.train.seed, 0])
+    rows = codes[0::3]
+    z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")
+    return np.concatenate([to_uint8(keras.ops.convert_to_numpy(stackgan.generate(rows[i : i + batch], z[i : i + batch])))
+                           for i in range(0, len(rows), batch)])
+
+
+def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, captions: list[str], shuffle: bool, epochs=None,
+                  generated_frames: np.ndarray | None = None, generated_share: float = 0.0):
+    """Batches {"video", "first_frame", "embedding", "wrong_embedding", "caption"} of `split` (text
+    codes looked up by caption). "first_frame" is the clip's own first frame or, for a
+    `generated_share` of the examples, its frame in `generated_frames` (N, S, S, 3) uint8."""
     data = run.config.data
     records, _ = split_records(data, split)
     pool = caption_pool(data, split)
     examples = make_examples(records, pool, batch_size, seed=run.config.train.seed,
                              shuffle_buffer=data.shuffle_buffer if shuffle else 0, epochs=epochs, drop_remainder=True)
-    lookup = code_lookup(captions, codes)
-    return examples.map(lambda b: {"video": b["video"], "embedding": lookup(b["caption"]),
-                                   "wrong_embedding": lookup(b["wrong_caption"]), "caption": b["caption"]})
+    rows, codes = caption_rows(captions), tf.constant(codes)
+    bank = None if generated_frames is None else tf.Variable(generated_frames, trainable=False, name="generated_first_frames")
+
+    def to_batch(step, b):
+        row = rows(b["caption"])
+        first = b["video"][:, 0]
+        if bank is not None:
+            generated = tf.cast(tf.gather(bank, row // 3), tf.float32) / 127.5 - 1.0
+            use = tf.random.stateless_uniform([batch_size], [run.config.train.seed, step]) < generated_share
+            first = tf.where(use[:, None, None, None], generated, first)
+        return {"video": b["video"], "first_frame": first, "embedding": tf.gather(codes, row),
+                "wrong_embedding": tf.gather(codes, rows(b["wrong_caption"])), "caption": b["caption"]}
+
+    return examples.enumerate().map(to_batch)
 
 
 class VideoSamples(keras.callbacks.Callback):
@@ -65,7 +98,7 @@ class VideoSamples(keras.callbacks.Callback):
         b = self.batch
         z = np.random.default_rng(0).normal(size=(len(b["video"]), self.model.z_dim)).astype("float32")
         video, mask, background = (keras.ops.convert_to_numpy(t) for t in
-                                   self.model.generate(b["video"][:, 0], b["embedding"], z))
+                                   self.model.generate(b["first_frame"], b["embedding"], z))
         strips = {"video": frame_strip(video, 8), "mask": frame_strip(mask.repeat(3, -1) * 2 - 1, 8),
                   "real": frame_strip(b["video"], 8), "background": frame_strip(background[:, None], 1)}
         with self.writer.as_default():
@@ -84,6 +117,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     out, manager, final, skip = open_stage(run, "vgan", "vgan.keras", resume, force)
     if skip:
         return StageResult("vgan", 0.0, {}, skipped=True)
+    if not 0.0 <= v.stackgan_first_frames <= 1.0:
+        raise ConfigError(f"vgan.stackgan_first_frames is a share in [0, 1], got {v.stackgan_first_frames}")
     start = time.time()
     codes, captions = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
@@ -92,19 +127,21 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
         model = VideoGAN(v.variant, z_dim=v.z_dim, gf_dim=v.gf_dim, df_dim=v.df_dim, image_size=cfg.data.image_size,
                          frames=cfg.data.num_frames, two_stream=v.two_stream,
                          text_dim=codes.shape[1] if v.variant == "text" else 0,
-                         mask_l1=v.mask_l1, recon_l1=v.recon_l1, seed=cfg.train.seed)
+                         mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, seed=cfg.train.seed)
         model.compile(d_optimizer=keras.optimizers.Adam(v.learning_rate, beta_1=v.beta1),
                       g_optimizer=keras.optimizers.Adam(v.learning_rate, beta_1=v.beta1), jit_compile=cfg.train.jit_compile)
         return model
 
     model, initial_epoch = restore_or_build(manager, resume, build)
 
-    train = video_batches(run, "train", v.batch_size, codes, captions, shuffle=True)
+    generated = stackgan_first_frames(run, codes) if v.stackgan_first_frames else None
+    train = video_batches(run, "train", v.batch_size, codes, captions, shuffle=True,
+                          generated_frames=generated, generated_share=v.stackgan_first_frames)
     steps = v.steps_per_epoch or max(1, cfg.data.train_size // v.batch_size)
     sample = next(iter(video_batches(run, "val", SAMPLE_CLIPS, val_codes, val_captions, shuffle=False, epochs=1)))
     sample = {k: t.numpy() for k, t in sample.items()}
     samples = VideoSamples(run.log_dir("vgan") / "samples", out / "samples", sample)
-    train = train.map(lambda b: {k: b[k] for k in ("video", "embedding", "wrong_embedding")})
+    train = train.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
     history_logs = fit_stage(run, "vgan", model, manager, train.take(steps * (v.epochs - initial_epoch)).repeat(), None,
                              v.epochs, initial_epoch, [samples], watch=("d_loss", "g_loss"), steps_per_epoch=steps)
     save_final(model, final)

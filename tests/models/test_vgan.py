@@ -108,6 +108,35 @@ def test_save_load_round_trip(tmp_path):
     assert int(loaded.g_optimizer.iterations) == 2
 
 
+def test_generator_ema_follows_the_formula_and_is_used_for_sampling(tmp_path):
+    model = VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, ema_decay=0.75, seed=0)
+    model.compile()
+    assert not model.ema_generator.trainable_weights  # the optimizers never see the average
+    start = [w.copy() for w in model.ema_generator.get_weights()]
+    np.testing.assert_array_equal(start[0], model.generator.get_weights()[0])
+    model.train_on_batch(_batch(), return_dict=True)
+    for average, before, after in zip(model.ema_generator.get_weights(), start, model.generator.get_weights()):
+        np.testing.assert_allclose(average, 0.75 * before + 0.25 * after, rtol=1e-5, atol=1e-7)
+    first = _batch()["video"][:, 0]
+    sampled = N(model.generate(first)[0])
+    np.testing.assert_allclose(sampled, N(model.ema_generator(first)[0]), atol=1e-6)
+    assert not np.allclose(sampled, N(model.generate(first, use_ema=False)[0]))
+    model.save(tmp_path / "ema.keras")
+    loaded = keras.models.load_model(tmp_path / "ema.keras", safe_mode=True)
+    for a, b in zip(model.ema_generator.get_weights(), loaded.ema_generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_given_first_frame_is_the_condition_and_the_l1_target():
+    model = VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    data = _batch()
+    data["first_frame"] = np.random.default_rng(5).uniform(-1, 1, size=(4, 16, 16, 3)).astype("float32")
+    fake = N(model.generator(data["first_frame"], training=True)[0])
+    logs = model.train_on_batch(data, return_dict=True)
+    assert logs["recon_l1"] == pytest.approx(np.abs(fake[:, 0] - data["first_frame"]).mean(), rel=1e-4)
+
+
 def test_code_lookup_handles_repeated_captions():
     from keras_t2v.models.vgan_training import code_lookup
 
@@ -115,3 +144,28 @@ def test_code_lookup_handles_repeated_captions():
     codes[2] = codes[0]  # caption 2 repeats caption 0 word for word, so its code is the same
     lookup = code_lookup(["a red box", "a blue box", "a red box", "a big disk"], codes)
     np.testing.assert_array_equal(N(lookup(tf.constant(["a big disk", "a red box"]))), codes[[3, 0]])
+
+
+def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path):
+    from keras_t2v.config import get_preset
+    from keras_t2v.data.records import caption_pool
+    from keras_t2v.models.vgan_training import video_batches
+    from keras_t2v.runs import Run
+
+    run = Run.open(tmp_path / "run", get_preset("tiny"))
+    captions = caption_pool(run.config.data, "train").captions.reshape(-1).tolist()
+    codes = np.random.default_rng(0).normal(size=(len(captions), 6)).astype("float32")
+    bank = np.full((len(captions) // 3, 16, 16, 3), 255, np.uint8)  # every generated frame is white (1.0)
+
+    def first_batch(share):
+        batches = video_batches(run, "train", 16, codes, captions, shuffle=False, epochs=1, generated_frames=bank, generated_share=share)
+        return {k: N(v) for k, v in next(iter(batches)).items()}
+
+    real = first_batch(0.0)
+    np.testing.assert_array_equal(real["first_frame"], real["video"][:, 0])
+    assert (first_batch(1.0)["first_frame"] == 1.0).all()
+    half = first_batch(0.5)["first_frame"]
+    white = (half == 1.0).all(axis=(1, 2, 3))
+    assert 0 < white.sum() < 16
+    np.testing.assert_array_equal(half[~white], real["video"][~white, 0])
+    np.testing.assert_array_equal(real["embedding"][0], codes[captions.index(real["caption"][0].decode())])
