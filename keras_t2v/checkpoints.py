@@ -1,9 +1,9 @@
 """Atomic training checkpoints and the NaN guard shared by every stage trained with `fit`.
 
 A checkpoint is a complete `.keras` file (architecture, weights and optimizer state) plus a JSON
-sidecar with the epoch, written as `<name>.tmp.keras` and renamed, so a `kill -9` at any moment
-leaves either the previous checkpoint or the new one, never half a file. The sidecar is written
-last: a checkpoint counts only when its sidecar exists.
+sidecar with the epoch and the epoch's logs, written as `<name>.tmp.keras` and renamed, so a
+`kill -9` at any moment leaves either the previous checkpoint or the new one, never half a file.
+The sidecar is written last: a checkpoint counts only when its sidecar exists.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 from pathlib import Path
 
 import keras
@@ -25,11 +26,39 @@ def save_model_atomically(model: keras.Model, path: Path) -> Path:
 
 
 class CheckpointManager:
-    """Checkpoints `ckpt-<epoch>.keras` in `directory`, keeping the newest `keep`."""
+    """Checkpoints `ckpt-<epoch>.keras` in `directory`, keeping the newest `keep`, and with a
+    `monitor`ed validation metric also `best.keras` (+ best.json: epoch and value), the checkpoint
+    where it was lowest (`mode="min"`) or highest ("max"); pruning never removes it."""
 
-    def __init__(self, directory: str | Path, keep: int = 3):
+    def __init__(self, directory: str | Path, keep: int = 3, monitor: str | None = None, mode: str = "min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         self.directory = Path(directory)
-        self.keep = keep
+        self.keep, self.monitor, self.mode = keep, monitor, mode
+
+    @property
+    def best_path(self) -> Path:
+        return self.directory / "best.keras"
+
+    def best(self) -> dict | None:
+        """{"epoch", "monitor", "value"} of best.keras, or None before the first one."""
+        try:
+            return json.loads((self.directory / "best.json").read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def _is_better(self, value: float) -> bool:
+        best = self.best()
+        if not math.isfinite(value):
+            return False
+        if best is None or not self.best_path.exists():
+            return True
+        return value < best["value"] if self.mode == "min" else value > best["value"]
+
+    def _write_json(self, path: Path, data: dict) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(data))
+        os.replace(tmp, path)
 
     def _path(self, epoch: int) -> Path:
         return self.directory / f"ckpt-{epoch:05d}.keras"
@@ -54,11 +83,13 @@ class CheckpointManager:
         """Saves the state after `epoch` epochs atomically, then prunes old checkpoints."""
         self.directory.mkdir(parents=True, exist_ok=True)
         path = save_model_atomically(model, self._path(epoch))
-        sidecar = path.with_suffix(".json")
-        tmp_sidecar = sidecar.with_name(sidecar.name + ".tmp")
         metrics = {k: float(v) for k, v in (logs or {}).items()}
-        tmp_sidecar.write_text(json.dumps({"epoch": epoch, "logs": metrics}))
-        os.replace(tmp_sidecar, sidecar)
+        if self.monitor in metrics and self._is_better(metrics[self.monitor]):
+            tmp = self.best_path.with_name("best.tmp.keras")
+            shutil.copyfile(path, tmp)
+            os.replace(tmp, self.best_path)
+            self._write_json(self.directory / "best.json", {"epoch": epoch, "monitor": self.monitor, "value": metrics[self.monitor]})
+        self._write_json(path.with_suffix(".json"), {"epoch": epoch, "logs": metrics})
         for old_epoch, old_path in self.complete()[: -self.keep]:
             old_path.with_suffix(".json").unlink(missing_ok=True)
             old_path.unlink(missing_ok=True)

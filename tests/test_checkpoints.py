@@ -2,6 +2,7 @@ import json
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard
@@ -64,3 +65,17 @@ def test_a_checkpoint_without_its_sidecar_does_not_count(tmp_path):
     model.save(tmp_path / "ckpt-00002.keras")  # as if killed before the sidecar was written
     (tmp_path / "ckpt-00003.tmp.keras").write_bytes(b"partial")
     assert manager.latest()[0] == 1
+
+
+@pytest.mark.parametrize("mode,values,best_epoch", [("min", [3.0, 1.0, 2.0, float("nan")], 2), ("max", [0.2, 0.1, 0.5, 0.4], 3)])
+def test_best_checkpoint_by_the_monitored_metric_survives_pruning(tmp_path, mode, values, best_epoch):
+    model = small_model()
+    manager = CheckpointManager(tmp_path, keep=1, monitor="val_loss", mode=mode)
+    for epoch, value in enumerate(values, start=1):
+        model.layers[-1].kernel.assign(np.full(model.layers[-1].kernel.shape, epoch, "float32"))  # epoch-stamped weights
+        manager.save(model, epoch, {"loss": 0.0, "val_loss": value})
+    assert [epoch for epoch, _ in manager.complete()] == [len(values)]
+    assert manager.best() == {"epoch": best_epoch, "monitor": "val_loss", "value": values[best_epoch - 1]}
+    best = keras.models.load_model(manager.best_path, safe_mode=True)
+    assert (best.layers[-1].get_weights()[0] == best_epoch).all()
+    assert CheckpointManager(tmp_path / "none").best() is None

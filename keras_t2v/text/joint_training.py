@@ -68,7 +68,7 @@ def sprite(frames: np.ndarray) -> tuple[np.ndarray, int]:
 def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     j = cfg.joint
-    out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force)
+    out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, monitor="val_loss")
     if skip:
         return StageResult("joint", 0.0, {}, skipped=True)
     vae_path = run.root / "vae" / "vae.keras"
