@@ -5,7 +5,10 @@
         "the tiny green disk is sliding to the right over stripes" --num-samples 2 --mp4 --strip --out out/demo.gif
 
 With one prompt and one sample the video is written to --out; otherwise --out is a name pattern
-and each video gets `_<prompt>_<sample>` appended. --strip also writes a PNG frame strip per video.
+and each video gets `_<prompt>_<sample>` appended. --strip also writes a PNG frame strip per video;
+--intermediates the stages' outputs beside it: <name>.stage1.png (the StackGAN Stage-I frame),
+<name>.stage2.png (Stage-II, when the run has it), <name>.mask.png (VGAN's mask over time) and
+<name>.background.png (VGAN's static background).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ def main(argv=None) -> int:
     parser.add_argument("--num-samples", type=int, default=1)
     parser.add_argument("--num-frames", type=int, default=None)
     parser.add_argument("--fps", type=float, default=8.0)
+    parser.add_argument("--intermediates", action="store_true", help="also write the Stage-I/II frames, mask and background")
     args = parser.parse_args(argv)
 
     from keras_t2v.export import export_to_gif, export_to_video, frame_strip, save_image
@@ -50,6 +54,12 @@ def main(argv=None) -> int:
             written.append(export_to_video(frames, path.with_suffix(".mp4"), fps=args.fps))
         if args.strip:
             written.append(save_image(frame_strip(frames, 8), path.with_suffix(".png")))
+        if args.intermediates:
+            parts = {"stage1": output.first_frames[i], "mask": frame_strip(output.masks[i].repeat(3, -1) * 2 - 1, 8),
+                     "background": output.backgrounds[i]}
+            if output.stage2_frames is not None:
+                parts["stage2"] = output.stage2_frames[i]
+            written += [save_image(image, path.with_suffix(f".{name}.png")) for name, image in parts.items()]
         print(f"{prompt!r}: {', '.join(str(w) for w in written)}")
     return 0
 

@@ -6,7 +6,8 @@
     out = pipe("a big blue box bounces up and down on a gray background", seed=0)
     export_to_gif(out.frames[0], "box.gif", fps=8)
 
-caption -> word vectors (25 x 300) -> joint text encoder -> StackGAN Stage-I frame -> VGAN video.
+caption -> word vectors (25 x 300) -> joint text encoder -> StackGAN Stage-I frame -> VGAN video
+(and, when the run has it, the Stage-II refinement of the Stage-I frame at 4x its size).
 Every model file is loaded with Keras safe mode; word vectors from Facebook .bin (no pickle).
 """
 
@@ -30,6 +31,7 @@ from keras_t2v.text.word_vectors import SentenceEncoder, sentence_encoder
 class TextToVideoOutput:
     frames: np.ndarray  # (B, T, H, W, 3) uint8, B = len(prompts) * num_samples, prompt-major
     first_frames: np.ndarray  # (B, H, W, 3) uint8, the StackGAN Stage-I frames the videos start from
+    stage2_frames: np.ndarray | None  # (B, 4H, 4W, 3) uint8, Stage-II's refinement, when the run has Stage-II
     masks: np.ndarray  # (B, T, H, W, 1) float32 in [0, 1], VGAN's foreground mask
     backgrounds: np.ndarray  # (B, H, W, 3) uint8, VGAN's static background stream
     prompts: list[str]  # the prompt of each row
@@ -39,8 +41,10 @@ class TextToVideo:
     """encoder: words -> (25 * D) sentence; text_encoder: sentence -> GAN code, or None when the GANs
     were trained on one-hot attribute codes (joint.gan_code = "attributes"), parsed from the prompt."""
 
-    def __init__(self, encoder: SentenceEncoder, text_encoder: keras.Model | None, stackgan: keras.Model, vgan: keras.Model):
+    def __init__(self, encoder: SentenceEncoder, text_encoder: keras.Model | None, stackgan: keras.Model, vgan: keras.Model,
+                 stackgan2: keras.Model | None = None):
         self.encoder, self.text_encoder, self.stackgan, self.vgan = encoder, text_encoder, stackgan, vgan
+        self.stackgan2 = stackgan2
 
     @classmethod
     def from_pretrained(cls, run_dir: str | Path) -> "TextToVideo":
@@ -54,8 +58,12 @@ class TextToVideo:
         missing = [f"{name} ({path})" for name, path in files.items() if not path.exists()]
         if missing:
             raise FileNotFoundError(f"{run_dir}: not fully trained, missing {', '.join(missing)}")
+        stage2 = run.root / "stackgan2" / "stackgan2.keras"
+        if stage2.exists():
+            files["StackGAN Stage-II"] = stage2
         models = {name: keras.models.load_model(path, safe_mode=True) for name, path in files.items()}
-        return cls(sentence_encoder(run.config.words, words), models.get("text encoder"), models["StackGAN"], models["VGAN"])
+        return cls(sentence_encoder(run.config.words, words), models.get("text encoder"), models["StackGAN"], models["VGAN"],
+                   models.get("StackGAN Stage-II"))
 
     def codes(self, prompts: list[str]) -> np.ndarray:
         """(len(prompts), E) GAN codes; raises ValueError naming an unusable prompt."""
@@ -88,6 +96,7 @@ class TextToVideo:
         return TextToVideoOutput(
             frames=to_uint8(video[:, :num_frames]),
             first_frames=to_uint8(first),
+            stage2_frames=None if self.stackgan2 is None else to_uint8(keras.ops.convert_to_numpy(self.stackgan2.generate(first, codes))),
             masks=mask[:, :num_frames],
             backgrounds=to_uint8(background),
             prompts=[p for p in prompts for _ in range(num_samples)],

@@ -23,10 +23,14 @@ def _flatten(data: dict, prefix: str = "") -> dict:
     return out
 
 
+# How a run is trained, not what it trains: a run may be resumed with other values.
+RUNTIME_KEYS = ("train.strategy",)
+
+
 def config_differences(a: Config, b: Config) -> list[str]:
-    """'key: a -> b' for every field that differs."""
+    """'key: a -> b' for every field that differs, except RUNTIME_KEYS."""
     fa, fb = _flatten(to_dict(a)), _flatten(to_dict(b))
-    return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k]]
+    return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k] and k not in RUNTIME_KEYS]
 
 
 class Run:
@@ -62,6 +66,13 @@ class Run:
     def load(cls, root: str | Path) -> "Run":
         root = Path(root)
         return cls(root, load_config(root / "config.yaml"))
+
+    @property
+    def strategy(self):
+        """The tf.distribute strategy of `train.strategy` (one per process)."""
+        from keras_t2v.distribute import make_strategy
+
+        return make_strategy(self.config.train.strategy)
 
     def stage_dir(self, stage: str) -> Path:
         path = self.root / stage

@@ -8,6 +8,7 @@ import shutil
 import keras
 
 from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged, save_model_atomically
+from keras_t2v.distribute import distributed_fit, is_multiworker
 from keras_t2v.runs import Run
 
 
@@ -56,7 +57,7 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool,
 def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int,
               extra_callbacks=(), watch=("loss",), steps_per_epoch=None):
     """`model.fit` with the NaN guard on the `watch`ed losses, atomic checkpoints and TensorBoard;
-    returns the final logs."""
+    returns the final logs. Under MultiWorkerMirroredStrategy: `distributed_fit`, no validation."""
     guard = NaNGuard(stage, watch)
     callbacks = [
         guard,
@@ -64,8 +65,11 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
         keras.callbacks.TensorBoard(str(run.log_dir(stage))),
         *extra_callbacks,
     ]
-    history = model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch,
-                        steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=2, shuffle=False)
+    if is_multiworker(run.strategy):
+        history = distributed_fit(model, train, epochs, initial_epoch, steps_per_epoch or len(train), callbacks)
+    else:
+        history = model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch,
+                            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=2, shuffle=False)
     if guard.failure:
         latest = manager.latest()
         raise TrainingDiverged(
@@ -75,10 +79,12 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
-def restore_or_build(manager: CheckpointManager, resume: bool, build):
-    """(model, epochs done): the newest checkpoint when resuming, else `build()` (compiled), 0."""
-    restored = manager.load_latest() if resume else None
-    return restored if restored is not None else (build(), 0)
+def restore_or_build(run: Run, manager: CheckpointManager, resume: bool, build):
+    """(model, epochs done): the newest checkpoint when resuming, else `build()` (compiled), 0;
+    created under the run's tf.distribute strategy."""
+    with run.strategy.scope():
+        restored = manager.load_latest() if resume else None
+        return restored if restored is not None else (build(), 0)
 
 
 save_final = save_model_atomically

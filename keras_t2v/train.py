@@ -3,9 +3,13 @@
     python -m keras_t2v.train                                   # quick preset, every stage, then the report
     python -m keras_t2v.train --preset tiny --run-dir runs/tiny
     python -m keras_t2v.train --stage words,vae --set vae.epochs=20 --resume
+    python -m keras_t2v.train --strategy mirrored                 # every local GPU
+    TF_CONFIG='{"cluster": {"worker": ["host1:2222", "host2:2222"]}, "task": {"type": "worker", "index": 0}}' \
+        python -m keras_t2v.train --strategy multiworker          # the same command on every worker
 
-Stages run in order (words -> vae -> joint -> stackgan -> vgan); a stage whose finished model
-exists is skipped unless --force. StackGAN Stage-II is not yet part of `all`.
+Stages run in order (words -> vae -> joint -> stackgan -> stackgan2 -> vgan); a stage whose
+finished model exists is skipped unless --force. StackGAN Stage-II (stackgan2, 4x the frame size)
+is part of `all` when stackgan.stage2 is true, or asked for by name.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
+from keras_t2v.distribute import make_strategy, worker_run_dir  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
-STAGES = ("words", "vae", "joint", "stackgan", "vgan")
+STAGES = ("words", "vae", "joint", "stackgan", "stackgan2", "vgan")
 
 
 def run_stage(name: str, run: Run, resume: bool, force: bool):
-    from keras_t2v.models import stackgan_training, vgan_training
+    from keras_t2v.models import stackgan2_training, stackgan_training, vgan_training
     from keras_t2v.text import joint_training, training
 
     if name == "words":
@@ -34,6 +39,8 @@ def run_stage(name: str, run: Run, resume: bool, force: bool):
         return joint_training.train_joint(run, resume=resume, force=force)
     if name == "stackgan":
         return stackgan_training.train_stackgan(run, resume=resume, force=force)
+    if name == "stackgan2":
+        return stackgan2_training.train_stackgan2(run, resume=resume, force=force)
     return vgan_training.train_vgan(run, resume=resume, force=force)
 
 
@@ -47,6 +54,8 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue a stage from its newest checkpoint")
     parser.add_argument("--force", action="store_true", help="retrain stages whose finished model exists")
     parser.add_argument("--seed", type=int, default=None, help="training seed (train.seed)")
+    parser.add_argument("--strategy", default=None, choices=("default", "mirrored", "multiworker"),
+                        help="tf.distribute strategy (train.strategy): mirrored = all local devices, multiworker = from TF_CONFIG")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of every stage run (overrides <stage>.epochs)")
     parser.add_argument("--no-evaluate", action="store_true", help="skip the evaluation report after --stage all")
     parser.add_argument("--eval-n", type=int, default=512, help="captions per split in the evaluation report")
@@ -58,14 +67,23 @@ def main(argv=None) -> int:
         parser.error(f"unknown stage {', '.join(unknown)}; choose all or from {', '.join(STAGES)}")
     try:
         config = resolve_config(args.preset, args.config, args.overrides, args.seed)
+        if args.stage == "all" and not config.stackgan.stage2:
+            stages = tuple(s for s in stages if s != "stackgan2")
         if args.epochs is not None:
             for stage in stages:
-                if hasattr(getattr(config, stage), "epochs"):
+                if stage == "stackgan2":
+                    config.stackgan.stage2_epochs = args.epochs
+                elif hasattr(getattr(config, stage), "epochs"):
                     getattr(config, stage).epochs = args.epochs
-        run = Run.open(args.run_dir or f"runs/{config.preset}", config)
+        if args.strategy is not None:
+            config.train.strategy = args.strategy
+        run_dir = worker_run_dir(args.run_dir or f"runs/{config.preset}", make_strategy(config.train.strategy))
+        run = Run.open(run_dir, config)
     except ConfigError as err:
         parser.error(str(err))
     print(f"run directory: {run.root}\nTensorBoard:   tensorboard --logdir {run.root / 'logs'}", flush=True)
+    if run.config.train.strategy != "default":
+        print(f"tf.distribute: {run.config.train.strategy}, {run.strategy.num_replicas_in_sync} replicas", flush=True)
     for stage in stages:
         result = run_stage(stage, run, args.resume, args.force)
         print(result.summary(), flush=True)

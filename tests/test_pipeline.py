@@ -18,13 +18,13 @@ PROMPT = "a big blue box bounces up and down on a gray background"
 def run_dir(tmp_path_factory):
     root = tmp_path_factory.mktemp("runs") / "tiny"
     assert train(["--preset", "tiny", "--run-dir", str(root), "--set", "vgan.variant=text",
-                  "--set", "vgan.ema_decay=0.9", "--set", "vgan.stackgan_first_frames=0.5",
-                  "--set", "stackgan.epochs=2", "--set", "vgan.epochs=2", "--no-evaluate"]) == 0
+                  "--set", "vgan.ema_decay=0.9", "--set", "vgan.stackgan_first_frames=0.5", "--set", "stackgan.stage2=true",
+                  "--set", "stackgan.epochs=2", "--set", "stackgan.stage2_epochs=2", "--set", "vgan.epochs=2", "--no-evaluate"]) == 0
     return root
 
 
 def test_gan_stages_log_samples_every_epoch(run_dir):
-    for stage, tags in (("stackgan", ["samples"]), ("vgan", ["video", "mask", "background", "real"])):
+    for stage, tags in (("stackgan", ["samples"]), ("stackgan2", ["samples"]), ("vgan", ["video", "mask", "background", "real"])):
         events = EventAccumulator(str(run_dir / "logs" / stage / "samples"), size_guidance={"tensors": 0})
         events.Reload()
         for tag in tags:
@@ -32,7 +32,7 @@ def test_gan_stages_log_samples_every_epoch(run_dir):
         scalars = EventAccumulator(str(run_dir / "logs" / stage / "train"), size_guidance={"tensors": 0})
         scalars.Reload()
         assert len(scalars.Tensors("epoch_d_loss")) == 2 and len(scalars.Tensors("epoch_g_loss")) == 2
-    assert (run_dir / "stackgan" / "samples.png").exists()
+    assert (run_dir / "stackgan" / "samples.png").exists() and (run_dir / "stackgan2" / "samples.png").exists()
     assert len(list((run_dir / "vgan" / "samples").glob("epoch002_clip*.gif"))) == 6
 
 
@@ -41,6 +41,7 @@ def test_text_to_video(run_dir):
     out = pipe([PROMPT, "the tiny green disk is sliding to the right over stripes"], seed=3, num_samples=2)
     assert out.frames.shape == (4, 8, 16, 16, 3) and out.frames.dtype == np.uint8
     assert out.first_frames.shape == (4, 16, 16, 3) and out.backgrounds.shape == (4, 16, 16, 3)
+    assert out.stage2_frames.shape == (4, 64, 64, 3)  # stackgan.stage2: Stage-II refines the Stage-I frame
     assert out.masks.shape == (4, 8, 16, 16, 1) and 0 <= out.masks.min() and out.masks.max() <= 1
     assert out.prompts[1] == PROMPT and out.prompts[2] != PROMPT
     again = pipe([PROMPT, "the tiny green disk is sliding to the right over stripes"], seed=3, num_samples=2)
@@ -67,12 +68,14 @@ def test_long_prompt_is_truncated_with_a_warning(run_dir):
 
 def test_generate_cli_writes_gif_mp4_and_strip(run_dir, tmp_path, capsys):
     out = tmp_path / "a.gif"
-    assert generate([PROMPT, "--run-dir", str(run_dir), "--out", str(out), "--mp4", "--strip", "--fps", "4"]) == 0
+    assert generate([PROMPT, "--run-dir", str(run_dir), "--out", str(out), "--mp4", "--strip", "--fps", "4", "--intermediates"]) == 0
     gif = imageio.mimread(out)
     assert len(gif) == 8 and gif[0].shape[:2] == (16, 16)
     mp4 = [frame for frame in imageio.get_reader(out.with_suffix(".mp4"), format="FFMPEG")]
     assert len(mp4) == 8 and mp4[0].shape == (16, 16, 3)
     assert imageio.imread(out.with_suffix(".png")).shape[0] == 16
+    shapes = {name: imageio.imread(out.with_suffix(f".{name}.png")).shape for name in ("stage1", "stage2", "mask", "background")}
+    assert shapes == {"stage1": (16, 16, 3), "stage2": (64, 64, 3), "mask": (16, 8 * 16 + 7, 3), "background": (16, 16, 3)}
     assert "a.gif" in capsys.readouterr().out
 
 

@@ -365,14 +365,23 @@ def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.D
     return generate_records(data.seed, split, total, data.image_size, data.num_frames), total
 
 
+def shapes_seed_and_count(data, split: str) -> tuple[int, int]:
+    """(dataset seed, clips in `split`) of Captioned Moving Shapes data, generated or in shards;
+    ValueError for imported clips, which cannot be re-rendered."""
+    if data.source != "shards":
+        return data.seed, split_size(data, split)
+    params = read_manifest(data.path)["params"]
+    if params.get("generator") != SHAPES_GENERATOR:
+        raise ValueError(f"{data.path}: imported clips cannot be re-rendered; this needs Captioned Moving Shapes")
+    return params["seed"], params["counts"][split]
+
+
 def caption_pool(data, split: str) -> CaptionPool:
     """All captions of `split` in clip-index order with their keys, without decoding any video
     when the clips are Captioned Moving Shapes (they are regenerated from their descriptions)."""
-    if data.source != "shards":
-        return shapes_caption_pool(data.seed, split, split_size(data, split))
-    params = read_manifest(data.path)["params"]
-    if params.get("generator") == SHAPES_GENERATOR:
-        return shapes_caption_pool(params["seed"], split, params["counts"][split])
+    if is_shapes(data):
+        seed, count = shapes_seed_and_count(data, split)
+        return shapes_caption_pool(seed, split, count)
     rows = read_records(data.path, split).dataset.map(lambda r: (r["index"], r["captions"], r["key"]))
     rows = sorted((int(i), [c.decode("utf-8") for c in captions.numpy()], int(k)) for i, captions, k in rows)
     return CaptionPool(np.array([r[1] for r in rows]).reshape(-1, NUM_CAPTIONS), np.array([r[2] for r in rows], np.int64))

@@ -181,15 +181,26 @@ class Clip:
     boxes: np.ndarray  # (T, 4) float32, (x0, y0, x1, y1) in pixels
 
 
-def render_clip(spec: ClipSpec, size: int = 64, frames: int = 32) -> Clip:
-    """Renders the video described by `spec` as `frames` frames of `size` x `size` pixels."""
-    centers = trajectory(spec, size, frames)
+def _render(spec: ClipSpec, size: int, centers: np.ndarray) -> np.ndarray:
+    """(len(centers), size, size, 3) uint8 frames with the object at `centers`."""
     extent = extent_pixels(spec, size)
     alpha = object_alpha(spec.attributes[0], extent, centers.astype(np.float64), size)[..., None]
     background = background_image(spec, size)[None]
     color = np.array(spec.color, np.float32)
-    video = background + alpha * (color - background)
-    video = np.clip(np.rint(video), 0, 255).astype(np.uint8)
+    return np.clip(np.rint(background + alpha * (color - background)), 0, 255).astype(np.uint8)
+
+
+def render_frame(spec: ClipSpec, size: int, frames: int = 32, t: int = 0) -> np.ndarray:
+    """Frame `t` of the `frames`-frame video of `spec`, alone, at `size` x `size` (e.g. the first
+    frame at 4x the clip size, the real images StackGAN Stage-II learns from)."""
+    return _render(spec, size, trajectory(spec, size, frames)[t : t + 1])[0]
+
+
+def render_clip(spec: ClipSpec, size: int = 64, frames: int = 32) -> Clip:
+    """Renders the video described by `spec` as `frames` frames of `size` x `size` pixels."""
+    centers = trajectory(spec, size, frames)
+    extent = extent_pixels(spec, size)
+    video = _render(spec, size, centers)
     half = extent / 2
     boxes = np.concatenate([centers - half, centers + half], axis=1).astype(np.float32)
     return Clip(spec=spec, video=video, centers=centers, boxes=boxes)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from keras_t2v.distribute import ReplicaSeedGenerator
+
 VARIANTS = ("tf", "pytorch")
 
 
@@ -19,9 +21,10 @@ def conv_init(variant: str):
 
 
 def batch_norm(name: str, epsilon: float = 1e-5) -> layers.BatchNormalization:
-    """BN as both StackGANs and the VGAN generator: gamma ~ N(1, 0.02), momentum 0.9 (= 0.1 in torch)."""
+    """BN as both StackGANs and the VGAN generator: gamma ~ N(1, 0.02), momentum 0.9 (= 0.1 in torch).
+    Synchronized: under tf.distribute the statistics are those of the global batch, as on one device."""
     return layers.BatchNormalization(
-        momentum=0.9, epsilon=epsilon, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
+        momentum=0.9, epsilon=epsilon, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), synchronized=True, name=name
     )
 
 
@@ -50,7 +53,7 @@ class ConditioningAugmentation(layers.Layer):
             bias_initializer="zeros",
             name="fc",
         )
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def build(self, input_shape):
         self.dense.build(input_shape)

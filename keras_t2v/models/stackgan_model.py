@@ -1,4 +1,4 @@
-"""StackGAN Stage-I as a trainable keras.Model with its own train_step.
+"""StackGAN Stage-I and Stage-II as trainable keras.Models with their own train_step.
 
 Per step, as both originals: one discriminator update, then one generator update.
     D loss = BCE(D(real, t), 1) + 0.5 BCE(D(wrong, t), 0) + 0.5 BCE(D(fake, t), 0)
@@ -14,10 +14,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
-from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator
+from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
@@ -36,7 +37,7 @@ class StackGANStageI(TwoOptimizerGAN):
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed)
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant)
-        self.noise = keras.random.SeedGenerator(None if seed is None else seed + 1)
+        self.noise = ReplicaSeedGenerator(None if seed is None else seed + 1)
         self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))
         self.built = True
 
@@ -67,7 +68,7 @@ class StackGANStageI(TwoOptimizerGAN):
             fake_logits = self.discriminator([ops.stop_gradient(fake), condition], training=True)
             d_loss = matching_aware_d_loss(real_logits, wrong_logits, fake_logits)
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
         if self.variant == "tf":
             z = self.sample_noise(ops.shape(real)[0])
@@ -77,7 +78,77 @@ class StackGANStageI(TwoOptimizerGAN):
             kl = ca_kl(mu, log_sigma)
             g_loss = bce_logits(1.0, fake_logits_g) + self.kl_coeff * kl
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
+
+        values = {"d_loss": d_loss, "g_loss": g_loss, "kl": kl, "d_real": mean_probability(real_logits),
+                  "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}
+        return self.update_metrics(values)
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class StackGANStageII(TwoOptimizerGAN):
+    """Generator [Stage-I image (B, s, s, 3), embedding (B, E)] -> (B, 4s, 4s, 3); discriminator ->
+    conditional logits (B, 1) (+ unconditional logits (B, 1) in the PyTorch variant).
+
+    `train_step` takes a dict: "low_res" (B, s, s, 3), the frozen Stage-I's images for the captions;
+    "image" and "wrong_image" (B, 4s, 4s, 3) real frames; "embedding" (B, E). Losses as Stage-I;
+    the PyTorch variant adds its unconditional head (reference 1.8):
+        D = (real + uncond_real) / 2 + (fake + wrong + uncond_fake) / 3
+        G = BCE(cond(fake) -> 1) + BCE(uncond(fake) -> 1) + kl_coeff * KL
+    """
+
+    def __init__(self, embed_dim=512, c_dim=128, gf_dim=128, df_dim=64, r_num=4, input_size=64, variant="tf",
+                 kl_coeff=2.0, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, gf_dim=gf_dim, df_dim=df_dim, r_num=r_num,
+                             input_size=input_size, variant=variant, kl_coeff=kl_coeff, seed=seed)
+        self.variant, self.kl_coeff = variant, kl_coeff
+        self.generator = stage2_generator(embed_dim, c_dim, gf_dim, r_num, input_size, variant, seed)
+        cond_dim = embed_dim if variant == "tf" else c_dim
+        self.discriminator = stage2_discriminator(cond_dim, c_dim, df_dim, 4 * input_size, variant)
+        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))
+        self.built = True
+
+    def generate(self, low_res, embedding, training=False):
+        """(B, s, s, 3) Stage-I images and (B, E) text codes -> (B, 4s, 4s, 3) images in [-1, 1]."""
+        return self.generator([low_res, embedding], training=training)[0]
+
+    def call(self, inputs, training=False):
+        return self.generate(*inputs, training=training)
+
+    def _logits(self, image, condition):
+        """(conditional, unconditional or None) logits."""
+        out = self.discriminator([image, condition], training=True)
+        return (out[0], out[1]) if self.variant == "pytorch" else (out, None)
+
+    def train_step(self, data):
+        if isinstance(data, tuple):
+            data = data[0]
+        low, real, embedding, wrong = data["low_res"], data["image"], data["embedding"], data["wrong_image"]
+        with tf.GradientTape() as tape:
+            fake, mu, _ = self.generator([low, embedding], training=True)
+            condition = embedding if self.variant == "tf" else ops.stop_gradient(mu)
+            real_logits, real_uncond = self._logits(real, condition)
+            wrong_logits, _ = self._logits(wrong, condition)
+            fake_logits, fake_uncond = self._logits(ops.stop_gradient(fake), condition)
+            if self.variant == "tf":
+                d_loss = matching_aware_d_loss(real_logits, wrong_logits, fake_logits)
+            else:
+                d_loss = (bce_logits(1.0, real_logits) + bce_logits(1.0, real_uncond)) / 2 + (
+                    bce_logits(0.0, fake_logits) + bce_logits(0.0, wrong_logits) + bce_logits(0.0, fake_uncond)) / 3
+        d_vars = self.discriminator.trainable_variables
+        self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
+
+        with tf.GradientTape() as tape:
+            fake, mu, log_sigma = self.generator([low, embedding], training=True)
+            condition = embedding if self.variant == "tf" else ops.stop_gradient(mu)
+            cond_logits, uncond_logits = self._logits(fake, condition)
+            kl = ca_kl(mu, log_sigma)
+            g_loss = bce_logits(1.0, cond_logits) + self.kl_coeff * kl
+            if uncond_logits is not None:
+                g_loss += bce_logits(1.0, uncond_logits)
+        g_vars = self.generator.trainable_variables
+        self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
 
         values = {"d_loss": d_loss, "g_loss": g_loss, "kl": kl, "d_real": mean_probability(real_logits),
                   "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}

@@ -132,7 +132,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                       g_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1), jit_compile=cfg.train.jit_compile)
         return model
 
-    model, initial_epoch = restore_or_build(manager, resume, build)
+    model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")

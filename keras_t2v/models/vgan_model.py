@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
@@ -62,7 +63,7 @@ class VideoGAN(TwoOptimizerGAN):
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.set_weights(self.generator.get_weights())
             self.ema_generator.trainable = False
-        self.noise = keras.random.SeedGenerator(seed)
+        self.noise = ReplicaSeedGenerator(seed)
         self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ()))
         self.built = True
 
@@ -109,7 +110,7 @@ class VideoGAN(TwoOptimizerGAN):
             else:
                 d_loss = 0.5 * (bce_logits(1.0, real_logit) + bce_logits(0.0, fake_logit))
         d_vars = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
+        self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
         with tf.GradientTape() as tape:
             fake, mask, _ = self.generator(inputs, training=True)
@@ -118,7 +119,7 @@ class VideoGAN(TwoOptimizerGAN):
             recon = ops.mean(ops.abs(fake[:, 0] - first)) if self.variant != "unconditional" else ops.zeros(())
             g_loss = adversarial + self.mask_l1 * mask_term + self.recon_l1 * recon
         g_vars = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+        self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
         if self.ema_generator is not None:
             self.update_ema()
 

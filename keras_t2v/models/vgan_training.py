@@ -132,7 +132,7 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                       g_optimizer=keras.optimizers.Adam(v.learning_rate, beta_1=v.beta1), jit_compile=cfg.train.jit_compile)
         return model
 
-    model, initial_epoch = restore_or_build(manager, resume, build)
+    model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     generated = stackgan_first_frames(run, codes) if v.stackgan_first_frames else None
     train = video_batches(run, "train", v.batch_size, codes, captions, shuffle=True,

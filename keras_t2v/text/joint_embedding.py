@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from keras_t2v.distribute import replica_gradients
 from keras_t2v.text.vae import build_encoder
 
 XCEPTION_SIZE = 299
@@ -151,16 +152,16 @@ class JointEmbedding(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        inputs, y = data
+        inputs, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             distance = self(inputs, training=True)
             loss = contrastive_loss(y, distance, self.margin)
         weights = self.trainable_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.optimizer.apply_gradients(zip(replica_gradients(tape, loss, weights), weights))
         return self._update(y, distance, loss)
 
     def test_step(self, data):
-        inputs, y = data
+        inputs, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         distance = self(inputs, training=False)
         return self._update(y, distance, contrastive_loss(y, distance, self.margin))
 

@@ -95,7 +95,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
         model.compile(optimizer=make_optimizer(j.optimizer, j.learning_rate), jit_compile=cfg.train.jit_compile)
         return model
 
-    model, initial_epoch = restore_or_build(manager, resume, build)
+    model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     groups = max(1, j.batch_size // PAIRS_PER_GROUP)
     sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)

@@ -76,7 +76,7 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
         vae.compile(optimizer=make_optimizer(cfg.vae.optimizer, cfg.vae.learning_rate), jit_compile=cfg.train.jit_compile)
         return vae
 
-    vae, initial_epoch = restore_or_build(manager, resume, build)
+    vae, initial_epoch = restore_or_build(run, manager, resume, build)
 
     train_ds = (
         tf.data.Dataset.from_tensor_slices(train_x)

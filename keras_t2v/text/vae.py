@@ -20,6 +20,8 @@ import keras
 import tensorflow as tf
 from keras import layers, ops
 
+from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
+
 OUTPUTS = ("linear_mse", "sigmoid_bce")
 
 
@@ -30,7 +32,7 @@ class Sampling(layers.Layer):
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed)
 
     def call(self, inputs):
         mean, log_var = inputs
@@ -129,7 +131,7 @@ class TextVAE(keras.Model):
         with tf.GradientTape() as tape:
             total, reconstruction, kl = self.compute_losses(x, training=True)
         weights = self.trainable_weights
-        self.optimizer.apply_gradients(zip(tape.gradient(total, weights), weights))
+        self.optimizer.apply_gradients(zip(replica_gradients(tape, total, weights), weights))
         return self._update(total, reconstruction, kl)
 
     def test_step(self, data):
