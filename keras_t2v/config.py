@@ -143,6 +143,9 @@ class TrainConfig:
     jit_compile: bool = False  # XLA; Keras turns it off itself on CPU and under distribution
     checkpoint_every: int = 1  # epochs
     keep_checkpoints: int = 3
+    eval_every: int = 0  # epochs; > 0: GAN stages score eval_n val samples with the evaluator, keep the best checkpoint
+    eval_n: int = 64
+    evaluator_dir: str = ""  # the evaluator classifiers; empty: shared per data configuration (evaluate.default_evaluator_dir)
 
 
 @dataclasses.dataclass

@@ -38,6 +38,9 @@ SAMPLE_PROMPTS = (
 
 
 def default_evaluator_dir(run: Run) -> Path:
+    """train.evaluator_dir, else one directory per data configuration, shared by runs."""
+    if run.config.train.evaluator_dir:
+        return Path(run.config.train.evaluator_dir)
     data = to_dict(run.config)["data"]
     key = {k: data[k] for k in ("source", "path", "seed", "image_size", "num_frames")}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]

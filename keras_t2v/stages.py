@@ -55,12 +55,15 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool,
 
 
 def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, validation, epochs: int, initial_epoch: int,
-              extra_callbacks=(), watch=("loss",), steps_per_epoch=None):
+              extra_callbacks=(), watch=("loss",), steps_per_epoch=None, evaluation=None):
     """`model.fit` with the NaN guard on the `watch`ed losses, atomic checkpoints and TensorBoard;
-    returns the final logs. Under MultiWorkerMirroredStrategy: `distributed_fit`, no validation."""
+    returns the final logs. `evaluation` (a callback adding eval_* to the epoch's logs) runs before
+    the checkpoint and TensorBoard callbacks so both see its numbers. Under
+    MultiWorkerMirroredStrategy: `distributed_fit`, no validation."""
     guard = NaNGuard(stage, watch)
     callbacks = [
         guard,
+        *([evaluation] if evaluation is not None else []),
         EpochCheckpoint(manager, run.config.train.checkpoint_every, epochs),
         keras.callbacks.TensorBoard(str(run.log_dir(stage))),
         *extra_callbacks,

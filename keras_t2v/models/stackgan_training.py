@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from keras_t2v.data.attributes import one_hot
 from keras_t2v.data.records import caption_pool
+from keras_t2v.evaluation import in_training
 from keras_t2v.export import save_image, to_float, to_uint8
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
@@ -115,7 +116,7 @@ class SampleGrid(keras.callbacks.Callback):
 def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     sg = cfg.stackgan
-    out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force)
+    out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
     start = time.time()
@@ -138,8 +139,12 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
     grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val_frames[shown, 0]), noise)
     sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed)
+    evaluation = None
+    if in_training.enabled(run):
+        evaluation = in_training.frame_evaluation(run, model, val_codes, caption_pool(cfg.data, "val").attributes)
     logs = fit_stage(run, "stackgan", model, manager, sampler, None, sg.epochs, initial_epoch,
-                     [HalveLearningRate(sg.learning_rate, sg.lr_decay_epochs), grid], watch=("d_loss", "g_loss"))
+                     [HalveLearningRate(sg.learning_rate, sg.lr_decay_epochs), grid], watch=("d_loss", "g_loss"),
+                     evaluation=evaluation)
     save_image(sample_grid(model, grid.codes, grid.real, grid.noise), out / "samples.png")
     save_final(model, final)
     (out / "report.json").write_text(json.dumps({"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}, indent=1))

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_t2v.config import ConfigError
 from keras_t2v.data.records import caption_pool, make_examples, split_records
+from keras_t2v.evaluation import in_training
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
 from keras_t2v.models.vgan_model import VideoGAN
@@ -114,7 +115,7 @@ class VideoSamples(keras.callbacks.Callback):
 def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     v = cfg.vgan
-    out, manager, final, skip = open_stage(run, "vgan", "vgan.keras", resume, force)
+    out, manager, final, skip = open_stage(run, "vgan", "vgan.keras", resume, force, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("vgan", 0.0, {}, skipped=True)
     if not 0.0 <= v.stackgan_first_frames <= 1.0:
@@ -142,8 +143,10 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     sample = {k: t.numpy() for k, t in sample.items()}
     samples = VideoSamples(run.log_dir("vgan") / "samples", out / "samples", sample)
     train = train.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
+    evaluation = in_training.video_evaluation(run, model, val_codes) if in_training.enabled(run) else None
     history_logs = fit_stage(run, "vgan", model, manager, train.take(steps * (v.epochs - initial_epoch)).repeat(), None,
-                             v.epochs, initial_epoch, [samples], watch=("d_loss", "g_loss"), steps_per_epoch=steps)
+                             v.epochs, initial_epoch, [samples], watch=("d_loss", "g_loss"), steps_per_epoch=steps,
+                             evaluation=evaluation)
     save_final(model, final)
     (out / "report.json").write_text(json.dumps({"final": history_logs, "sample_captions": [c.decode() for c in sample["caption"]]}, indent=1))
     return StageResult("vgan", time.time() - start, history_logs)
