@@ -4,6 +4,7 @@
     python -m keras_t2v.bench --presets paper --stages stackgan,vgan_image,vgan_text \\
         --batch stackgan=16 --batch vgan=8 --steps 5               # the tf.distribute issue's benchmark
     python -m keras_t2v.bench --run-dir runs/quick               # adds text-to-GIF latency, cold and warm
+    python -m keras_t2v.bench --precision float32,mixed_bfloat16 # each stage in both (train.precision)
 
 Each (preset, stage) runs in its own process (so its peak memory is its own): the stage's model
 is built at the preset's sizes, two train steps warm up (tracing), then `--steps` steps on random
@@ -124,15 +125,17 @@ def matmul_flops_per_second(n: int = 2048, repeats: int = 10) -> float:
     return 2 * n**3 * repeats / (time.perf_counter() - start)
 
 
-def bench_stage(preset: str, stage: str, steps: int, batch_size: int | None) -> dict:
+def bench_stage(preset: str, stage: str, steps: int, batch_size: int | None, precision: str = "float32") -> dict:
     """Times `steps` train steps of `stage` at `preset` sizes (after 2 warm-up steps)."""
     import keras
 
     from keras_t2v.config import get_preset
+    from keras_t2v.stages import dtype_policy
 
     config = get_preset(preset)
     keras.utils.set_random_seed(0)
-    model, x, y, size, passes = _setup(stage, config, batch_size)
+    with dtype_policy(precision):
+        model, x, y, size, passes = _setup(stage, config, batch_size)
     for _ in range(2):
         model.train_on_batch(x, y)
     start = time.perf_counter()
@@ -141,7 +144,7 @@ def bench_stage(preset: str, stage: str, steps: int, batch_size: int | None) -> 
     seconds = (time.perf_counter() - start) / steps
     flops = size * sum(forward_flops(net) * (3 * grad + other) for net, grad, other in passes)
     params = int(sum(w.numpy().size for w in model.trainable_weights))
-    return {"preset": preset, "stage": stage, "batch": size, "seconds_per_step": seconds, "steps_per_s": 1 / seconds,
+    return {"preset": preset, "stage": stage, "precision": precision, "batch": size, "seconds_per_step": seconds, "steps_per_s": 1 / seconds,
             "samples_per_s": size / seconds, "gflop_per_step": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
             "trainable_params": params, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
@@ -170,10 +173,10 @@ def bench_latency(run_dir: str, prompt: str) -> dict:
 def markdown(results: dict) -> str:
     peak = results["matmul_gflop_per_s"]
     lines = [f"Machine: {results['machine']}; fp32 matmul (2048^2): {peak:.1f} GFLOP/s", "",
-             "| preset | stage | batch | steps/s | samples/s | GFLOP/step | GFLOP/s | share of matmul | peak RSS (MB) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "| preset | stage | precision | batch | steps/s | samples/s | GFLOP/step | GFLOP/s | share of fp32 matmul | peak RSS (MB) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in results["stages"]:
-        lines.append(f"| {r['preset']} | {r['stage']} | {r['batch']} | {r['steps_per_s']:.3f} | {r['samples_per_s']:.2f} | "
+        lines.append(f"| {r['preset']} | {r['stage']} | {r['precision']} | {r['batch']} | {r['steps_per_s']:.3f} | {r['samples_per_s']:.2f} | "
                      f"{r['gflop_per_step']:.1f} | {r['gflop_per_s']:.1f} | {r['gflop_per_s'] / peak:.0%} | {r['peak_rss_mb']:.0f} |")
     if results.get("latency"):
         lat = results["latency"]
@@ -191,7 +194,8 @@ def main(argv=None) -> int:
     parser.add_argument("--run-dir", default=None, help="a trained run: also measure text-to-GIF latency")
     parser.add_argument("--prompt", default="a big blue box bounces up and down on a gray background")
     parser.add_argument("--out", default="runs/bench")
-    parser.add_argument("--one", nargs=2, metavar=("PRESET", "STAGE"), help=argparse.SUPPRESS)
+    parser.add_argument("--precision", default="float32", help="comma list of float32, mixed_bfloat16")
+    parser.add_argument("--one", nargs=3, metavar=("PRESET", "STAGE", "PRECISION"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     batches = dict(item.split("=", 1) for item in args.batch)
 
@@ -200,7 +204,8 @@ def main(argv=None) -> int:
         return int(value) if value else None
 
     if args.one:
-        print("RESULT " + json.dumps(bench_stage(args.one[0], args.one[1], args.steps, batch_of(args.one[1]))))
+        preset, stage, precision = args.one
+        print("RESULT " + json.dumps(bench_stage(preset, stage, args.steps, batch_of(stage), precision)))
         return 0
     stages = [s.strip() for s in args.stages.split(",")]
     unknown = [s for s in stages if s not in STAGES]
@@ -208,18 +213,17 @@ def main(argv=None) -> int:
         parser.error(f"unknown stage {', '.join(unknown)}; choose from {', '.join(STAGES)}")
     results = {"machine": machine_name(), "matmul_gflop_per_s": matmul_flops_per_second() / 1e9,
                "steps": args.steps, "stages": []}
-    for preset in args.presets.split(","):
-        for stage in stages:
-            command = [sys.executable, "-m", "keras_t2v.bench", "--one", preset, stage, "--steps", str(args.steps)]
-            command += [f"--batch={item}" for item in args.batch]
-            done = subprocess.run(command, capture_output=True, text=True)
-            line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
-            if line is None:
-                print(f"{preset} {stage}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
-                continue
-            results["stages"].append(json.loads(line[len("RESULT "):]))
-            r = results["stages"][-1]
-            print(f"{preset:6s} {stage:20s} {r['samples_per_s']:8.2f} samples/s  {r['gflop_per_s']:7.1f} GFLOP/s", flush=True)
+    jobs = [(p, s, q) for p in args.presets.split(",") for s in stages for q in args.precision.split(",")]
+    for preset, stage, precision in jobs:
+        command = [sys.executable, "-m", "keras_t2v.bench", "--one", preset, stage, precision, "--steps", str(args.steps)]
+        done = subprocess.run(command + [f"--batch={item}" for item in args.batch], capture_output=True, text=True)
+        line = next((x for x in done.stdout.splitlines() if x.startswith("RESULT ")), None)
+        if line is None:
+            print(f"{preset} {stage} {precision}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        r = json.loads(line[len("RESULT "):])
+        results["stages"].append(r)
+        print(f"{preset:6s} {stage:20s} {precision:15s} {r['samples_per_s']:8.2f} samples/s  {r['gflop_per_s']:7.1f} GFLOP/s", flush=True)
     if args.run_dir:
         results["latency"] = bench_latency(args.run_dir, args.prompt)
     out = Path(args.out)

@@ -141,6 +141,7 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "default"  # "default", "mirrored" or "multiworker"
     jit_compile: bool = False  # XLA; Keras turns it off itself on CPU and under distribution
+    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights and losses (no loss scaling needed)
     checkpoint_every: int = 1  # epochs
     keep_checkpoints: int = 3
     eval_every: int = 0  # epochs; > 0: GAN stages score eval_n val samples with the evaluator, keep the best checkpoint

@@ -69,7 +69,7 @@ class TextToVideo:
         """(len(prompts), E) GAN codes; raises ValueError naming an unusable prompt."""
         sentences = np.stack([self.encoder.encode(p) for p in prompts])  # clear errors, truncation warnings
         if self.text_encoder is not None:
-            return self.text_encoder.predict(sentences, verbose=0)
+            return np.asarray(self.text_encoder.predict(sentences, verbose=0), np.float32)
         try:
             return one_hot([parse_caption(p, strict=False) for p in prompts])
         except CaptionError as err:

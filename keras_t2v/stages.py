@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 
@@ -82,10 +83,26 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@contextlib.contextmanager
+def dtype_policy(name: str):
+    """Layers created inside use the Keras dtype policy `name` (the global policy is restored after)."""
+    if name not in PRECISIONS:
+        raise ValueError(f"train.precision must be one of {PRECISIONS}, got {name!r}")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def restore_or_build(run: Run, manager: CheckpointManager, resume: bool, build):
     """(model, epochs done): the newest checkpoint when resuming, else `build()` (compiled), 0;
-    created under the run's tf.distribute strategy."""
-    with run.strategy.scope():
+    created under the run's tf.distribute strategy and dtype policy (train.precision)."""
+    with run.strategy.scope(), dtype_policy(run.config.train.precision):
         restored = manager.load_latest() if resume else None
         return restored if restored is not None else (build(), 0)
 

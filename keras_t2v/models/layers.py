@@ -29,7 +29,9 @@ def batch_norm(name: str, epsilon: float = 1e-5) -> layers.BatchNormalization:
 
 
 def ca_kl(mu, log_sigma):
-    """KL(N(mu, sigma^2) || N(0, 1)) averaged over batch and dimensions, as StackGAN's code does."""
+    """KL(N(mu, sigma^2) || N(0, 1)) averaged over batch and dimensions, as StackGAN's code does
+    (in float32 whatever the compute dtype)."""
+    mu, log_sigma = ops.cast(mu, "float32"), ops.cast(log_sigma, "float32")
     return ops.mean(-log_sigma + 0.5 * (-1.0 + ops.exp(2.0 * log_sigma) + ops.square(mu)))
 
 
@@ -66,7 +68,7 @@ class ConditioningAugmentation(layers.Layer):
         if not sample:
             return mu, mu, log_sigma
         draw = keras.random.truncated_normal if self.variant == "tf" else keras.random.normal
-        eps = draw(ops.shape(mu), seed=self.seed_generator)
+        eps = draw(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + ops.exp(log_sigma) * eps, mu, log_sigma
 
     def compute_output_shape(self, input_shape):

@@ -1,4 +1,4 @@
-"""GAN losses on logits, shared by StackGAN and VGAN."""
+"""GAN losses on logits, shared by StackGAN and VGAN (computed in float32 under mixed precision)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from keras import ops
 
 def bce_logits(target: float, logits):
     """Mean sigmoid cross-entropy of `logits` against a constant label (1 real, 0 fake)."""
+    logits = ops.cast(logits, "float32")
     labels = ops.full_like(logits, target)
     return ops.mean(ops.binary_crossentropy(labels, logits, from_logits=True))
 
@@ -19,4 +20,4 @@ def matching_aware_d_loss(real_logits, wrong_logits, fake_logits, wrong_weight: 
 
 def mean_probability(logits):
     """Mean of sigmoid(logits): D(real), D(fake), D(wrong) in the logs."""
-    return ops.mean(ops.sigmoid(logits))
+    return ops.mean(ops.sigmoid(ops.cast(logits, "float32")))

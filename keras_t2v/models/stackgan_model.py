@@ -47,7 +47,7 @@ class StackGANStageI(TwoOptimizerGAN):
     def generate(self, embedding, z=None, training=False):
         """(B, E) text codes [, (B, z_dim) noise] -> (B, S, S, 3) images in [-1, 1]."""
         z = self.sample_noise(ops.shape(embedding)[0]) if z is None else z
-        return self.generator([embedding, z], training=training)[0]
+        return ops.cast(self.generator([embedding, z], training=training)[0], "float32")
 
     def call(self, embedding, training=False):
         return self.generate(embedding, training=training)
@@ -111,7 +111,7 @@ class StackGANStageII(TwoOptimizerGAN):
 
     def generate(self, low_res, embedding, training=False):
         """(B, s, s, 3) Stage-I images and (B, E) text codes -> (B, 4s, 4s, 3) images in [-1, 1]."""
-        return self.generator([low_res, embedding], training=training)[0]
+        return ops.cast(self.generator([low_res, embedding], training=training)[0], "float32")
 
     def call(self, inputs, training=False):
         return self.generate(*inputs, training=training)

@@ -44,7 +44,7 @@ def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
         raise FileNotFoundError(f"{path}: the GAN stages need the joint embedding; train the 'joint' stage first")
     encoder = keras.models.load_model(path, safe_mode=True)
     sentences, captions = sentence_matrix(run, split)
-    return encoder.predict(sentences, batch_size=512, verbose=0), captions
+    return np.asarray(encoder.predict(sentences, batch_size=512, verbose=0), np.float32), captions
 
 
 class FrameTextSampler(keras.utils.PyDataset):

@@ -80,7 +80,8 @@ class VideoGAN(TwoOptimizerGAN):
         Samples from the averaged generator when there is one, unless `use_ema=False`."""
         batch = batch_size or ops.shape(first_frame if first_frame is not None else embedding if embedding is not None else z)[0]
         generator = self.ema_generator if use_ema and self.ema_generator is not None else self.generator
-        return generator(self.generator_inputs(batch, first_frame, embedding, z), training=training)
+        outputs = generator(self.generator_inputs(batch, first_frame, embedding, z), training=training)
+        return tuple(ops.cast(t, "float32") for t in outputs)  # float32 whatever train.precision
 
     def update_ema(self):
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
@@ -115,8 +116,8 @@ class VideoGAN(TwoOptimizerGAN):
         with tf.GradientTape() as tape:
             fake, mask, _ = self.generator(inputs, training=True)
             adversarial = bce_logits(1.0, _real_logit(self.discriminator(self._d_inputs(fake, embedding), training=True)))
-            mask_term = ops.mean(mask)
-            recon = ops.mean(ops.abs(fake[:, 0] - first)) if self.variant != "unconditional" else ops.zeros(())
+            mask_term = ops.mean(ops.cast(mask, "float32"))
+            recon = ops.mean(ops.abs(ops.cast(fake[:, 0], "float32") - first)) if self.variant != "unconditional" else ops.zeros(())
             g_loss = adversarial + self.mask_l1 * mask_term + self.recon_l1 * recon
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))

@@ -36,7 +36,8 @@ def euclidean_distance(a, b):
 
 def contrastive_loss(y, distance, margin: float = 1.0):
     """Mean over pairs of y d^2 + (1 - y) max(margin - d, 0)^2; y = 1 for a matching pair."""
-    y = ops.cast(y, distance.dtype)
+    distance = ops.cast(distance, "float32")
+    y = ops.cast(y, "float32")
     return ops.mean(y * ops.square(distance) + (1.0 - y) * ops.square(ops.maximum(margin - distance, 0.0)))
 
 
@@ -144,7 +145,8 @@ class JointEmbedding(keras.Model):
         return euclidean_distance(self.text_tower(sentences, training=training), self.frame_tower(frames, training=training))
 
     def _update(self, y, distance, loss):
-        y = ops.cast(y, distance.dtype)
+        distance = ops.cast(distance, "float32")
+        y = ops.cast(y, "float32")
         self.loss_tracker.update_state(loss)
         self.positive_tracker.update_state(distance, sample_weight=y)
         self.negative_tracker.update_state(distance, sample_weight=1.0 - y)

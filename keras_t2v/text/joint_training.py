@@ -49,8 +49,8 @@ def key_frames(run: Run, split: str) -> KeyFrames:
 
 def codes(model: JointEmbedding, sentences: np.ndarray, frames: np.ndarray, batch: int = 256):
     """(text codes, frame codes) of aligned sentences (N, D) and float frames (N, S, S, 3)."""
-    text = model.text_tower.predict(sentences, batch_size=batch, verbose=0)
-    frame = model.frame_tower.predict(frames, batch_size=batch, verbose=0)
+    text = np.asarray(model.text_tower.predict(sentences, batch_size=batch, verbose=0), np.float32)
+    frame = np.asarray(model.frame_tower.predict(frames, batch_size=batch, verbose=0), np.float32)
     return text, frame
 
 

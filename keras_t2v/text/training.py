@@ -88,7 +88,7 @@ def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResul
     shown = list(range(0, len(val_captions), max(1, len(val_captions) // 8)))[:8]
 
     def decoded_rows(model):
-        recon = model.predict(val_x[shown], verbose=0)
+        recon = np.asarray(model.predict(val_x[shown], verbose=0), np.float32)
         rows = ["| caption | nearest words of the reconstruction |", "|---|---|"]
         return rows + [f"| {val_captions[i]} | {' '.join(encoder.nearest_words(r))} |" for i, r in zip(shown, recon)]
 

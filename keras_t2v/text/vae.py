@@ -36,7 +36,7 @@ class Sampling(layers.Layer):
 
     def call(self, inputs):
         mean, log_var = inputs
-        eps = keras.random.normal(ops.shape(mean), seed=self.seed_generator)
+        eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
         return mean + ops.exp(0.5 * log_var) * eps
 
     def get_config(self):
@@ -45,6 +45,7 @@ class Sampling(layers.Layer):
 
 def kl_divergence(mean, log_var):
     """KL(N(mean, exp(log_var)) || N(0, 1)) summed over the latent dimensions: (B, d) -> (B,)."""
+    mean, log_var = ops.cast(mean, "float32"), ops.cast(log_var, "float32")
     return -0.5 * ops.sum(1.0 + log_var - ops.square(mean) - ops.exp(log_var), axis=-1)
 
 
@@ -53,6 +54,7 @@ def reconstruction_error(x, x_hat, output: str):
 
     For "sigmoid_bce", `x_hat` is the sigmoid output (as the 2017 Keras loss received it).
     """
+    x, x_hat = ops.cast(x, "float32"), ops.cast(x_hat, "float32")
     dim = ops.cast(ops.shape(x)[-1], x.dtype)
     if output == "sigmoid_bce":
         return dim * keras.losses.binary_crossentropy(x, x_hat)
