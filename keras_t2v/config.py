@@ -140,7 +140,7 @@ class TrainConfig:
 
     seed: int = 0
     strategy: str = "default"  # "default", "mirrored" or "multiworker"
-    jit_compile: bool = False  # XLA; Keras turns it off itself on CPU and under distribution
+    jit_compile: bool = False  # XLA (a test checks a VGAN step gives the same losses); off by default: slower to start on CPU
     precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights and losses (no loss scaling needed)
     checkpoint_every: int = 1  # epochs
     keep_checkpoints: int = 3
