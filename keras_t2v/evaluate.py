@@ -3,8 +3,9 @@
     python -m keras_t2v.evaluate --run-dir runs/quick            # N = 512 per split
     python -m keras_t2v.evaluate --run-dir runs/tiny --n 64 --evaluator-epochs 3
 
-Writes report/metrics.json, report/README.md and report/samples/ (GIFs and a frame strip of a
-fixed caption set and seeds). The evaluator classifiers are trained on real clips the first time a
+Writes report/metrics.json, report/README.md, report/curves.png (every stage's loss and metric
+curves, from the TensorBoard logs) and report/samples/ (GIFs and a frame strip of a fixed caption
+set and seeds). The evaluator classifiers are trained on real clips the first time a
 data configuration is evaluated and reused afterwards (--evaluator-dir).
 Fixed protocol: captions = the first caption of clips 0..N-1 of `test` and `test_unseen`, seed 0;
 real reference sets = the same clips, and clips 0..N-1 of `val` for the real-vs-real floors.
@@ -95,6 +96,7 @@ def chance(names) -> dict:
 
 def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int = 12, batch: int = 32) -> dict:
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES, Evaluator, train_evaluator
+    from keras_t2v.evaluation.curves import plot_curves
     from keras_t2v.evaluation.metrics import frechet_distance, kernel_distance, precision_recall
     from keras_t2v.evaluation.motion import classify_motion
     from keras_t2v.export import export_to_gif, frame_strip, save_image
@@ -160,6 +162,7 @@ def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evalu
     for i, frames in enumerate(samples.frames):
         export_to_gif(frames, report / "samples" / f"sample_{i}.gif", fps=8)
     save_image(frame_strip(samples.frames, 8), report / "samples" / "strip.png")
+    plot_curves(run.root / "logs", report / "curves.png")
     (report / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (report / "README.md").write_text(markdown_report(run, metrics))
     return metrics
@@ -191,7 +194,8 @@ def markdown_report(run: Run, metrics: dict) -> str:
                   "| direction | R@1 | R@5 | R@10 |", "|---|---|---|---|",
                   *(f"| {d.replace('_', ' ')} | {r[d + '_R@1']:.3f} | {r[d + '_R@5']:.3f} | {r[d + '_R@10']:.3f} |"
                     for d in ("caption_to_frame", "frame_to_caption"))]
-    lines += ["", "Samples: `samples/strip.png` and `samples/sample_*.gif` (prompts in keras_t2v/evaluate.py)."]
+    lines += ["", "Samples: `samples/strip.png` and `samples/sample_*.gif` (prompts in keras_t2v/evaluate.py).",
+              "", "Training curves of every stage: ![](curves.png)"]
     return "\n".join(lines) + "\n"
 
 

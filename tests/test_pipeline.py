@@ -104,6 +104,17 @@ def test_evaluate_writes_the_report(run_dir, tmp_path):
         assert m["content_drift_real"] < 3.0  # real objects keep their colour (a few core pixels at 16x16)
         assert 0.0 <= m["attribute_accuracy"]["all"] <= 1.0 and 0.0 <= m["precision_k3"] <= 1.0
     assert json.loads((report / "metrics.json").read_text())["protocol"]["n"] == 32
+    curves = imageio.imread(report / "curves.png")  # one row of panels per trained stage
+    assert curves.shape[0] >= 4 * 3 * 80 and "![](curves.png)" in text
+
+
+def test_curves_are_read_back_from_tensorboard(run_dir):
+    from keras_t2v.evaluation.curves import read_curves
+
+    vgan = read_curves(run_dir / "logs" / "vgan")
+    np.testing.assert_array_equal(vgan["train/d_loss"][0], [1, 2])  # two epochs, one point each
+    assert np.isfinite(vgan["train/g_loss"][1]).all()
+    assert "validation/loss" in read_curves(run_dir / "logs" / "vae")
 
 
 def test_gans_on_one_hot_attribute_codes(tmp_path):
