@@ -9,9 +9,10 @@
 Each (preset, stage) runs in its own process (so its peak memory is its own): the stage's model
 is built at the preset's sizes, two train steps warm up (tracing), then `--steps` steps on random
 batches are timed. FLOPs per step are counted from the networks' convolution and dense layers
-(`forward_flops`, per sample) times the passes a train step makes: a pass whose output is
-differentiated costs about 3 forwards (forward, gradients to inputs and to weights), a pass under
-stop-gradient 1. Utilisation = achieved FLOP/s over this machine's measured fp32 matmul FLOP/s
+(`forward_flops`, per sample) times the passes a train step makes: a pass whose weights get
+gradients costs about 3 forwards (forward, gradients to inputs and to weights), a pass
+differentiated only with respect to its input (the discriminator in the generator step) 2, a
+pass under stop-gradient 1. Utilisation = achieved FLOP/s over this machine's measured fp32 matmul FLOP/s
 (2048 x 2048 `tf.matmul`). Writes <out>/bench.json and <out>/bench.md.
 """
 
@@ -54,7 +55,8 @@ def forward_flops(model) -> int:
 
 
 def _setup(stage: str, config, batch_size: int | None):
-    """(compiled model, x, y, batch size, passes): passes = [(network, differentiated passes, other passes)]."""
+    """(compiled model, x, y, batch size, passes): passes = [(network, passes with weight gradients,
+    passes with input gradients only, forward-only passes)] of one train step."""
     import keras
     import numpy as np
 
@@ -72,14 +74,14 @@ def _setup(stage: str, config, batch_size: int | None):
         b = batch_size or config.vae.batch_size
         model = TextVAE(sentence, config.vae.intermediate_dim, config.vae.latent_dim, seed=0)
         model.compile(optimizer="rmsprop")
-        return model, uniform(b, sentence), None, b, [(model.encoder, 1, 0), (model.decoder, 1, 0)]
+        return model, uniform(b, sentence), None, b, [(model.encoder, 1, 0, 0), (model.decoder, 1, 0, 0)]
     if stage == "joint":
         b = batch_size or j.batch_size
         model = JointEmbedding(sentence, config.vae.intermediate_dim, config.vae.latent_dim, j.hidden_dim, j.embed_dim, j.dropout,
                                j.frame_tower, s, j.cnn_filters, activation=j.activation, finetune_vae=j.finetune_vae)
         model.compile(optimizer="adam")
         x, y = (uniform(b, sentence), uniform(b, s, s, 3)), rng.integers(0, 2, b).astype("float32")
-        return model, x, y, b, [(model.text_tower, 1, 0), (model.frame_tower, 1, 0)]
+        return model, x, y, b, [(model.text_tower, 1, 0, 0), (model.frame_tower, 1, 0, 0)]
     embed = j.embed_dim
     if stage in ("stackgan", "stackgan2"):
         b = batch_size or sg.batch_size
@@ -91,8 +93,8 @@ def _setup(stage: str, config, batch_size: int | None):
             batch = {"low_res": uniform(b, s, s, 3), "image": uniform(b, 4 * s, 4 * s, 3), "embedding": uniform(b, embed),
                      "wrong_image": uniform(b, 4 * s, 4 * s, 3)}
         model.compile(d_optimizer=adam(), g_optimizer=adam())
-        # D step: G forward (stopped), D on real, wrong, fake; G step: G and D differentiated.
-        return model, batch, None, b, [(model.generator, 1, 1), (model.discriminator, 4, 0)]
+        # D step: G forward (stopped), D on real, wrong and fake; G step: G, then D (input gradients).
+        return model, batch, None, b, [(model.generator, 1, 0, 1), (model.discriminator, 3, 1, 0)]
     variant = stage.removeprefix("vgan_")
     b = batch_size or v.batch_size
     model = VideoGAN(variant, v.z_dim, v.gf_dim, v.df_dim, s, t, v.two_stream, embed if variant == "text" else 0, seed=0)
@@ -100,7 +102,7 @@ def _setup(stage: str, config, batch_size: int | None):
     batch = {"video": uniform(b, t, s, s, 3)}
     if variant == "text":
         batch |= {"embedding": uniform(b, embed), "wrong_embedding": uniform(b, embed)}
-    return model, batch, None, b, [(model.generator, 1, 1), (model.discriminator, 4 if variant == "text" else 3, 0)]
+    return model, batch, None, b, [(model.generator, 1, 0, 1), (model.discriminator, 3 if variant == "text" else 2, 1, 0)]
 
 
 def machine_name() -> str:
@@ -142,7 +144,7 @@ def bench_stage(preset: str, stage: str, steps: int, batch_size: int | None, pre
     for _ in range(steps):
         model.train_on_batch(x, y)
     seconds = (time.perf_counter() - start) / steps
-    flops = size * sum(forward_flops(net) * (3 * grad + other) for net, grad, other in passes)
+    flops = size * sum(forward_flops(net) * (3 * weights + 2 * inputs + forward) for net, weights, inputs, forward in passes)
     params = int(sum(w.numpy().size for w in model.trainable_weights))
     return {"preset": preset, "stage": stage, "precision": precision, "batch": size, "seconds_per_step": seconds, "steps_per_s": 1 / seconds,
             "samples_per_s": size / seconds, "gflop_per_step": flops / 1e9, "gflop_per_s": flops / seconds / 1e9,
