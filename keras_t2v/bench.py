@@ -57,7 +57,6 @@ def forward_flops(model) -> int:
 def _setup(stage: str, config, batch_size: int | None):
     """(compiled model, x, y, batch size, passes): passes = [(network, passes with weight gradients,
     passes with input gradients only, forward-only passes)] of one train step."""
-    import keras
     import numpy as np
 
     from keras_t2v.models.stackgan_model import StackGANStageI, StackGANStageII
@@ -69,7 +68,6 @@ def _setup(stage: str, config, batch_size: int | None):
     d, w, sg, v, j = config.data, config.words, config.stackgan, config.vgan, config.joint
     s, t, sentence = d.image_size, d.num_frames, w.vector_size * w.max_words
     uniform = lambda *shape: rng.uniform(-1, 1, shape).astype("float32")  # noqa: E731
-    adam = lambda: keras.optimizers.Adam(2e-4, beta_1=0.5)  # noqa: E731
     if stage == "vae":
         b = batch_size or config.vae.batch_size
         model = TextVAE(sentence, config.vae.intermediate_dim, config.vae.latent_dim, seed=0)
@@ -92,13 +90,13 @@ def _setup(stage: str, config, batch_size: int | None):
             model = StackGANStageII(embed, sg.c_dim, sg.gf_dim, sg.df_dim, sg.r_num, s, sg.variant, seed=0)
             batch = {"low_res": uniform(b, s, s, 3), "image": uniform(b, 4 * s, 4 * s, 3), "embedding": uniform(b, embed),
                      "wrong_image": uniform(b, 4 * s, 4 * s, 3)}
-        model.compile(d_optimizer=adam(), g_optimizer=adam())
+        model.compile_adam()
         # D step: G forward (stopped), D on real, wrong and fake; G step: G, then D (input gradients).
         return model, batch, None, b, [(model.generator, 1, 0, 1), (model.discriminator, 3, 1, 0)]
     variant = stage.removeprefix("vgan_")
     b = batch_size or v.batch_size
     model = VideoGAN(variant, v.z_dim, v.gf_dim, v.df_dim, s, t, v.two_stream, embed if variant == "text" else 0, seed=0)
-    model.compile(d_optimizer=adam(), g_optimizer=adam())
+    model.compile_adam()
     batch = {"video": uniform(b, t, s, s, 3)}
     if variant == "text":
         batch |= {"embedding": uniform(b, embed), "wrong_embedding": uniform(b, embed)}

@@ -91,12 +91,9 @@ def default_split(clip_id: str, val_fraction: float = 0.1, test_fraction: float 
     return "val" if u < val_fraction else "test" if u < val_fraction + test_fraction else "train"
 
 
-def read_tab_lines(path: str | Path, columns: int, skipped: list[Skipped]):
-    """(line number, fields) of every usable line of a tab-separated file without quote handling.
-
-    Lines that are not UTF-8, have another number of columns or an empty last field (the
-    sentence) are recorded in `skipped` with the file and line number.
-    """
+def read_lines(path: str | Path, skipped: list[Skipped]):
+    """("file:line", text) of every non-empty line; a line that is not UTF-8 is recorded in
+    `skipped` with its file and line number instead."""
     with open(path, "rb") as f:
         for number, raw in enumerate(f, start=1):
             where = f"{path}:{number}"
@@ -105,16 +102,24 @@ def read_tab_lines(path: str | Path, columns: int, skipped: list[Skipped]):
             except UnicodeDecodeError as err:
                 skipped.append(Skipped(where, f"not valid UTF-8 ({err.reason} at byte {err.start})"))
                 continue
-            if not line.strip():
-                continue
-            fields = line.split("\t")
-            if len(fields) != columns:
-                skipped.append(Skipped(where, f"malformed line: {len(fields)} tab-separated columns, expected {columns}"))
-                continue
-            if not fields[-1].strip():
-                skipped.append(Skipped(where, "empty caption"))
-                continue
-            yield number, [f.strip() for f in fields]
+            if line.strip():
+                yield where, line
+
+
+def read_tab_lines(path: str | Path, columns: int, skipped: list[Skipped]):
+    """("file:line", fields) of every usable line of a tab-separated file without quote handling.
+
+    Lines that are not UTF-8, have another number of columns or an empty last field (the
+    sentence) are recorded in `skipped` with the file and line number.
+    """
+    for where, line in read_lines(path, skipped):
+        fields = line.split("\t")
+        if len(fields) != columns:
+            skipped.append(Skipped(where, f"malformed line: {len(fields)} tab-separated columns, expected {columns}"))
+        elif not fields[-1].strip():
+            skipped.append(Skipped(where, "empty caption"))
+        else:
+            yield where, [f.strip() for f in fields]
 
 
 def read_split_file(path: str | Path | None) -> dict[str, str]:
@@ -175,7 +180,7 @@ def mpii_items(root: str | Path, annotations: str | Path | None = None, split_fi
             raise FileNotFoundError(f"{root}: no annotations-someone.csv or annotations-original.csv (pass --annotations)")
     splits = read_split_file(split_file if split_file is not None else root / "dataSplit.txt")
     skipped: list[Skipped] = []
-    rows = ((f[0], f[1], f"{annotations}:{n}", {}) for n, f in read_tab_lines(annotations, 2, skipped))
+    rows = ((f[0], f[1], where, {}) for where, f in read_tab_lines(annotations, 2, skipped))
     clips = _group_by_clip(rows)
     return _resolve(root, clips, lambda clip_id, movie, _: splits.get(movie) or default_split(clip_id), prefer, skipped), skipped
 
@@ -189,8 +194,8 @@ def lsmdc_items(root: str | Path, annotation_files) -> tuple[list[ClipItem], lis
     for path in annotation_files:
         name = Path(path).name.lower()
         split = next((s for key, s in (("train", "train"), ("val", "val"), ("test", "test")) if key in name), None)
-        for n, f in read_tab_lines(path, 6, skipped):
-            rows.append((f[0], f[5], f"{path}:{n}", {"start": parse_time(f[3]), "end": parse_time(f[4]), "split": split}))
+        for where, f in read_tab_lines(path, 6, skipped):
+            rows.append((f[0], f[5], where, {"start": parse_time(f[3]), "end": parse_time(f[4]), "split": split}))
     clips = _group_by_clip(rows)
     return _resolve(root, clips, lambda clip_id, movie, e: e["split"] or default_split(clip_id), "video", skipped), skipped
 
@@ -243,26 +248,17 @@ def stacked_items(list_file: str | Path, caption: str = "") -> tuple[list[ClipIt
     list_file = Path(list_file)
     skipped: list[Skipped] = []
     items = []
-    with open(list_file, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            where = f"{list_file}:{number}"
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as err:
-                skipped.append(Skipped(where, f"not valid UTF-8 ({err.reason} at byte {err.start})"))
-                continue
-            if not line.strip():
-                continue
-            path_text, _, text = line.partition("\t")
-            path_text = path_text.split()[0]
-            text = text.strip() or caption.strip()
-            path = (list_file.parent / path_text).resolve()
-            if not text:
-                skipped.append(Skipped(where, "empty caption"))
-            elif not path.is_file():
-                skipped.append(Skipped(where, f"missing file {path}"))
-            else:
-                items.append(ClipItem(path_text, str(path), "stacked", (text,), default_split(path_text), where=where))
+    for where, line in read_lines(list_file, skipped):
+        path_text, _, text = line.partition("\t")
+        path_text = path_text.split()[0]
+        text = text.strip() or caption.strip()
+        path = (list_file.parent / path_text).resolve()
+        if not text:
+            skipped.append(Skipped(where, "empty caption"))
+        elif not path.is_file():
+            skipped.append(Skipped(where, f"missing file {path}"))
+        else:
+            items.append(ClipItem(path_text, str(path), "stacked", (text,), default_split(path_text), where=where))
     return items, skipped
 
 

@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.data.shapes import Clip, describe_clip, make_clip
 
 COMPRESSION = "GZIP"

@@ -15,8 +15,6 @@ epoch), recall near 0 (precision/recall, k = 3), or the same output for two nois
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 

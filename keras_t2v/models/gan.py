@@ -33,6 +33,12 @@ class TwoOptimizerGAN(keras.Model):
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
 
+    def compile_adam(self, learning_rate: float = 2e-4, beta_1: float = 0.5, **kwargs):
+        """`compile` with one Adam(learning_rate, beta_1) per network, as both originals; returns self."""
+        adam = lambda: keras.optimizers.Adam(learning_rate, beta_1=beta_1)  # noqa: E731
+        self.compile(d_optimizer=adam(), g_optimizer=adam(), **kwargs)
+        return self
+
     def get_compile_config(self):
         return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
                 "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)}

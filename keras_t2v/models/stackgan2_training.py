@@ -106,9 +106,7 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
     def build():
         model = StackGANStageII(embed_dim=codes.shape[1], c_dim=sg.c_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim, r_num=sg.r_num,
                                 input_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
-        model.compile(d_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1),
-                      g_optimizer=keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1), jit_compile=cfg.train.jit_compile)
-        return model
+        return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
     shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
