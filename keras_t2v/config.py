@@ -199,6 +199,7 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
         "vgan.batch_size": 16,
         "vgan.epochs": 5,
         "vgan.steps_per_epoch": 200,
+        "train.eval_every": 1,  # the GAN stages keep their best epoch by the evaluator's accuracy
         "words.vector_size": 300,
     },
     "tiny": {

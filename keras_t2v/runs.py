@@ -24,7 +24,7 @@ def _flatten(data: dict, prefix: str = "") -> dict:
 
 
 # How a run is trained, not what it trains: a run may be resumed with other values.
-RUNTIME_KEYS = ("train.strategy",)
+RUNTIME_KEYS = ("train.strategy", "train.eval_every", "train.eval_n", "train.evaluator_dir")
 
 
 def config_differences(a: Config, b: Config) -> list[str]:

@@ -50,6 +50,9 @@ def test_tiny_run_writes_models_reports_and_tensorboard(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--preset", "tiny", "--stage", "vae", "--run-dir", str(run_dir), "--set", "vae.epochs=4"])
     assert "vae.epochs: 3 -> 4" in capsys.readouterr().err
+    # ...but how a run is trained (strategy, evaluation during training) is not part of its identity
+    assert main(["--preset", "tiny", "--stage", "vae", "--run-dir", str(run_dir), "--set", "vae.epochs=3",
+                 "--strategy", "mirrored", "--set", "train.eval_every=2"]) == 0
     with pytest.raises(SystemExit):
         main(["--preset", "tiny", "--stage", "vae,gan", "--run-dir", str(run_dir)])
     assert "unknown stage gan" in capsys.readouterr().err
