@@ -41,12 +41,6 @@ def caption_rows(captions: list[str]):
     return table.lookup
 
 
-def code_lookup(captions: list[str], codes: np.ndarray):
-    """A tf function mapping caption strings (B,) to their text codes (B, E)."""
-    rows, codes = caption_rows(captions), tf.constant(codes)
-    return lambda text: tf.gather(codes, rows(text))
-
-
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""

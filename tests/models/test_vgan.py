@@ -137,13 +137,12 @@ def test_given_first_frame_is_the_condition_and_the_l1_target():
     assert logs["recon_l1"] == pytest.approx(np.abs(fake[:, 0] - data["first_frame"]).mean(), rel=1e-4)
 
 
-def test_code_lookup_handles_repeated_captions():
-    from keras_t2v.models.vgan_training import code_lookup
+def test_caption_rows_handle_repeated_captions():
+    from keras_t2v.models.vgan_training import caption_rows
 
-    codes = np.arange(8, dtype="float32").reshape(4, 2)
-    codes[2] = codes[0]  # caption 2 repeats caption 0 word for word, so its code is the same
-    lookup = code_lookup(["a red box", "a blue box", "a red box", "a big disk"], codes)
-    np.testing.assert_array_equal(N(lookup(tf.constant(["a big disk", "a red box"]))), codes[[3, 0]])
+    # caption 2 repeats caption 0 word for word, so it maps to row 0 (identical captions, identical codes)
+    rows = caption_rows(["a red box", "a blue box", "a red box", "a big disk"])
+    np.testing.assert_array_equal(N(rows(tf.constant(["a big disk", "a red box", "a blue box"]))), [3, 0, 1])
 
 
 def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path):
