@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import shutil
+import sys
 
 import keras
 
@@ -73,7 +74,8 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
         history = distributed_fit(model, train, epochs, initial_epoch, steps_per_epoch or len(train), callbacks)
     else:
         history = model.fit(train, validation_data=validation, epochs=epochs, initial_epoch=initial_epoch,
-                            steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=2, shuffle=False)
+                            steps_per_epoch=steps_per_epoch, callbacks=callbacks, shuffle=False,
+                            verbose=1 if sys.stdout.isatty() else 2)  # a progress bar in a terminal, a line per epoch in logs
     if guard.failure:
         latest = manager.latest()
         raise TrainingDiverged(
