@@ -74,6 +74,14 @@ class Run:
 
         return make_strategy(self.config.train.strategy)
 
+    def stage_output(self, stage: str, name: str, needed_by: str) -> Path:
+        """<run>/<stage>/<name>, a finished stage's file that `needed_by` reads; FileNotFoundError
+        naming the file and the stage to train when it is missing."""
+        path = self.root / stage / name
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing, needed by {needed_by}; train the '{stage}' stage first")
+        return path
+
     def stage_dir(self, stage: str) -> Path:
         path = self.root / stage
         path.mkdir(parents=True, exist_ok=True)

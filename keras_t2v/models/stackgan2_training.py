@@ -93,9 +93,7 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
     out, manager, final, skip = open_stage(run, "stackgan2", "stackgan2.keras", resume, force)
     if skip:
         return StageResult("stackgan2", 0.0, {}, skipped=True)
-    stage1_path = run.root / "stackgan" / "stackgan.keras"
-    if not stage1_path.exists():
-        raise FileNotFoundError(f"{stage1_path}: Stage-II refines Stage-I's frames; train the 'stackgan' stage first")
+    stage1_path = run.stage_output("stackgan", "stackgan.keras", "Stage-II")
     start = time.time()
     stage1 = keras.models.load_model(stage1_path, safe_mode=True)
     stage1.trainable = False

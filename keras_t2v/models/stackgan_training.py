@@ -39,9 +39,7 @@ def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
         return np.repeat(one_hot(pool.attributes), 3, axis=0), pool.captions.reshape(-1).tolist()
     if run.config.joint.gan_code != "joint":
         raise ValueError(f'joint.gan_code must be "joint" or "attributes", got {run.config.joint.gan_code!r}')
-    path = run.root / "joint" / "text_encoder.keras"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: the GAN stages need the joint embedding; train the 'joint' stage first")
+    path = run.stage_output("joint", "text_encoder.keras", "the GAN stages")
     encoder = keras.models.load_model(path, safe_mode=True)
     sentences, captions = sentence_matrix(run, split)
     return np.asarray(encoder.predict(sentences, batch_size=512, verbose=0), np.float32), captions

@@ -44,9 +44,7 @@ def caption_rows(captions: list[str]):
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""
-    path = run.root / "stackgan" / "stackgan.keras"
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: vgan.stackgan_first_frames needs the trained StackGAN; train the 'stackgan' stage first")
+    path = run.stage_output("stackgan", "stackgan.keras", "vgan.stackgan_first_frames")
     stackgan = keras.models.load_model(path, safe_mode=True)
     stackgan.generator.get_layer("ca").seed_generator.state.assign([run.config.train.seed, 0])
     rows = codes[0::3]

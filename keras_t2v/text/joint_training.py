@@ -71,9 +71,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, monitor="val_loss")
     if skip:
         return StageResult("joint", 0.0, {}, skipped=True)
-    vae_path = run.root / "vae" / "vae.keras"
-    if not vae_path.exists():
-        raise FileNotFoundError(f"{vae_path}: the joint stage needs the trained VAE; train the 'vae' stage first")
+    vae_path = run.stage_output("vae", "vae.keras", "the joint stage")
     start = time.time()
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
