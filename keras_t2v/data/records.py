@@ -327,6 +327,17 @@ def make_examples(
     return ds.batch(batch_size, drop_remainder=drop_remainder).prefetch(tf.data.AUTOTUNE)
 
 
+def caption_rows(captions: list[str]):
+    """A tf function mapping caption strings (B,) to their rows (B,) in `captions` (row 3i + j is
+    caption j of clip i). Clips can share a caption word for word; such a caption maps to its
+    first row (identical captions have identical codes)."""
+    unique, first = np.unique(np.asarray(captions), return_index=True)
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(unique), tf.constant(first, tf.int64)), -1
+    )
+    return table.lookup
+
+
 # --------------------------------------------------------------------------------- by config
 
 

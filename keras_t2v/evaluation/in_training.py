@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES
+from keras_t2v.data.records import caption_rows
 from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES, Evaluator, train_evaluator
 from keras_t2v.evaluation.metrics import kernel_distance, precision_recall
 from keras_t2v.export import to_float
@@ -104,29 +106,20 @@ class InTrainingEvaluation(keras.callbacks.Callback):
             print(line, flush=True)
 
 
-def first_val_clips(run, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(videos uint8 (n, T, S, S, 3), attributes (n, 5)) of val clips 0..n-1, in index order."""
-    from keras_t2v.data.records import split_records
-
-    records, _ = split_records(run.config.data, "val")
-    chosen = {}
-    for record in records.filter(lambda r: r["index"] < n).as_numpy_iterator():
-        chosen[int(record["index"])] = (record["video"], record["attributes"])
-    videos, attributes = zip(*(chosen[i] for i in sorted(chosen)))
-    return np.stack(videos), np.stack(attributes)
-
-
 def _fixed_noise(n: int, z_dim: int) -> list[np.ndarray]:
     rng = np.random.default_rng(0)
     return [rng.normal(size=(n, z_dim)).astype("float32") for _ in range(2)]
 
 
-def video_evaluation(run, model, val_codes: np.ndarray) -> InTrainingEvaluation:
-    """For the VGAN stage: val clips 0..eval_n-1, their real first frame and first caption's code
-    (`val_codes` rows 3i); noise-free variants (image) skip the distinct-seeds check."""
+def video_evaluation(run, model, val_codes: np.ndarray, val_captions: list[str]) -> InTrainingEvaluation:
+    """For the VGAN stage: the first train.eval_n val clips (as the evaluation report takes them),
+    their real first frame and their first caption's code, looked up in `val_codes` (rows aligned
+    with `val_captions`); noise-free variants (image) skip the distinct-seeds check."""
+    from keras_t2v.evaluate import real_clips
+
     evaluator = load_or_train_evaluator(run)
-    videos, truth = first_val_clips(run, run.config.train.eval_n)
-    first, codes = to_float(videos[:, 0]), val_codes[0 : 3 * len(videos) : 3]
+    videos, truth, captions = real_clips(run, "val", run.config.train.eval_n)
+    first, codes = to_float(videos[:, 0]), val_codes[N(caption_rows(val_captions)(tf.constant(captions)))]
 
     def sample(m, z):
         return N(m.generate(first, codes, z)[0])

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.config import ConfigError
-from keras_t2v.data.records import caption_pool, make_examples, split_records
+from keras_t2v.data.records import caption_pool, caption_rows, make_examples, split_records
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
@@ -28,17 +28,6 @@ from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 
 SAMPLE_CLIPS = 6
-
-
-def caption_rows(captions: list[str]):
-    """A tf function mapping caption strings (B,) to their rows (B,) in `captions` (row 3i + j is
-    caption j of clip i). Clips can share a caption word for word; such a caption maps to its
-    first row (identical captions have identical codes)."""
-    unique, first = np.unique(np.asarray(captions), return_index=True)
-    table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant(unique), tf.constant(first, tf.int64)), -1
-    )
-    return table.lookup
 
 
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
@@ -133,7 +122,7 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     sample = {k: t.numpy() for k, t in sample.items()}
     samples = VideoSamples(run.log_dir("vgan") / "samples", out / "samples", sample)
     train = train.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
-    evaluation = in_training.video_evaluation(run, model, val_codes) if in_training.enabled(run) else None
+    evaluation = in_training.video_evaluation(run, model, val_codes, val_captions) if in_training.enabled(run) else None
     history_logs = fit_stage(run, "vgan", model, manager, train.take(steps * (v.epochs - initial_epoch)).repeat(), None,
                              v.epochs, initial_epoch, [samples], watch=("d_loss", "g_loss"), steps_per_epoch=steps,
                              evaluation=evaluation)

@@ -11,6 +11,7 @@ from keras_t2v.config import get_preset
 from keras_t2v.data.captions import parse_caption
 from keras_t2v.data.records import (
     ShardError,
+    caption_rows,
     generate_records,
     make_examples,
     read_records,
@@ -136,3 +137,9 @@ def test_example_format_and_mismatched_captions(tiny_data):
             captions_per_clip.setdefault(tuple(attributes), set()).add(caption)
     # Across epochs a clip is shown with different ones of its captions.
     assert max(len(c) for c in captions_per_clip.values()) > 1
+
+
+def test_caption_rows_handle_repeated_captions():
+    # caption 2 repeats caption 0 word for word, so it maps to row 0 (identical captions, identical codes)
+    rows = caption_rows(["a red box", "a blue box", "a red box", "a big disk"])
+    np.testing.assert_array_equal(rows(tf.constant(["a big disk", "a red box", "a blue box"])).numpy(), [3, 0, 1])

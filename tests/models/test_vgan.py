@@ -137,13 +137,6 @@ def test_given_first_frame_is_the_condition_and_the_l1_target():
     assert logs["recon_l1"] == pytest.approx(np.abs(fake[:, 0] - data["first_frame"]).mean(), rel=1e-4)
 
 
-def test_caption_rows_handle_repeated_captions():
-    from keras_t2v.models.vgan_training import caption_rows
-
-    # caption 2 repeats caption 0 word for word, so it maps to row 0 (identical captions, identical codes)
-    rows = caption_rows(["a red box", "a blue box", "a red box", "a big disk"])
-    np.testing.assert_array_equal(N(rows(tf.constant(["a big disk", "a red box", "a blue box"]))), [3, 0, 1])
-
 
 def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path):
     from keras_t2v.config import get_preset
