@@ -12,6 +12,7 @@ interrupted ablation continues where it stopped. The table goes to <out>/ablatio
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -45,7 +46,7 @@ def first_changed_stage(base, variant) -> str | None:
 def prepare_variant(base_dir: Path, out_dir: Path, overrides: list[str]) -> Run:
     """The variant's run directory with the unaffected stages copied from the base run."""
     base = load_config(base_dir / "config.yaml")
-    config = apply_overrides(load_config(base_dir / "config.yaml"), overrides)
+    config = apply_overrides(copy.deepcopy(base), overrides)
     run = Run.open(out_dir, config)
     first = first_changed_stage(base, config) or "vgan"
     for stage in STAGES[: STAGES.index(first)]:
