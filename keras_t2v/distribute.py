@@ -105,9 +105,18 @@ def _as_dataset(data) -> tf.data.Dataset:
 def distributed_fit(model: keras.Model, data, epochs: int, initial_epoch: int, steps_per_epoch: int, callbacks) -> keras.callbacks.History:
     """`model.fit` for strategies Keras cannot fit under: `steps_per_epoch` steps of
     `strategy.run(model.train_step)` per epoch with the callbacks' epoch and batch hooks; the logs
-    are the replicas' mean."""
+    are the replicas' mean.
+
+    `data` is a Dataset or PyDataset of global batches, which tf.data auto-shards across the
+    workers (by file for TFRecords, else by element), or a function of a
+    `tf.distribute.InputContext` returning one input pipeline's dataset of per-replica batches,
+    which shards its source itself (clips rendered on the fly, by index)."""
     strategy = model.distribute_strategy
-    iterator = iter(strategy.experimental_distribute_dataset(_as_dataset(data)))
+    if callable(data):
+        distributed = strategy.distribute_datasets_from_function(data)
+    else:
+        distributed = strategy.experimental_distribute_dataset(_as_dataset(data))
+    iterator = iter(distributed)
 
     @tf.function
     def step():

@@ -61,7 +61,8 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
     """`model.fit` with the NaN guard on the `watch`ed losses, atomic checkpoints and TensorBoard;
     returns the final logs. `evaluation` (a callback adding eval_* to the epoch's logs) runs before
     the checkpoint and TensorBoard callbacks so both see its numbers. Under
-    MultiWorkerMirroredStrategy: `distributed_fit`, no validation."""
+    MultiWorkerMirroredStrategy: `distributed_fit` (where `train` may be a function of the input
+    context, see there), no validation."""
     guard = NaNGuard(stage, watch)
     callbacks = [
         guard,

@@ -120,6 +120,8 @@ def test_two_workers_on_loopback_end_with_identical_weights(tmp_path):
     outputs = [w.communicate(timeout=600)[0] for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
     assert "tf.distribute: multiworker, 2 replicas" in outputs[0] and "epoch 2/2" in outputs[0]
+    for index, output in enumerate(outputs):  # the video stage's clips are rendered once, by the worker that trains on them
+        assert f"vgan: input pipeline {index} of 2 renders clips {index}, {index + 2}, ..." in output
     for model in ("vae/vae.keras", "joint/joint.keras", "stackgan/stackgan.keras", "vgan/vgan.keras"):
         chief = keras.models.load_model(run_dir / model, safe_mode=True)
         other = keras.models.load_model(tmp_path / "run-worker1" / model, safe_mode=True)

@@ -228,10 +228,13 @@ def read_records(data_dir: str | Path, split: str, *, skip_corrupt: bool = False
     return Records(dataset, count, skipped)
 
 
-def generate_records(seed: int, split: str, count: int, size: int = 64, frames: int = 32) -> tf.data.Dataset:
+def generate_records(seed: int, split: str, count: int, size: int = 64, frames: int = 32,
+                     shard: tuple[int, int] = (0, 1)) -> tf.data.Dataset:
     """Records of clips [0, count) of `split`, rendered on the fly in parallel.
 
-    Yields exactly what `read_records` yields for shards written with the same parameters.
+    Yields exactly what `read_records` yields for shards written with the same parameters. With
+    `shard=(i, n)` only clips i, i + n, i + 2n, ...: input pipeline i of n renders its own clips
+    (sharding by index) instead of rendering all and keeping every n-th.
     """
 
     def render(index):
@@ -257,7 +260,8 @@ def generate_records(seed: int, split: str, count: int, size: int = 64, frames: 
         boxes.set_shape([frames, 4])
         return _record_dict(video, attributes, captions, key, index, centers, boxes)
 
-    return tf.data.Dataset.range(count).map(to_record, num_parallel_calls=tf.data.AUTOTUNE)
+    index, num_shards = shard
+    return tf.data.Dataset.range(index, count, num_shards).map(to_record, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 # --------------------------------------------------------------------------------- examples
@@ -361,10 +365,13 @@ def check_data_shape(data) -> None:
         )
 
 
-def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.Dataset, int]:
+def split_records(data, split: str, count: int | None = None, shard: tuple[int, int] = (0, 1)) -> tuple[tf.data.Dataset, int]:
     """(records, count) of `split`: shards at `data.path`, or rendered on the fly; with `count`,
-    only the first `count` clips."""
+    only the first `count` clips; with `shard=(i, n)` (generated data only) the clips of input
+    pipeline i of n, see `generate_records`."""
     if data.source == "shards":
+        if shard != (0, 1):
+            raise ValueError("TFRecord shards are split across workers by file (tf.data auto-sharding), not by index")
         check_data_shape(data)
         records = read_records(data.path, split)
         total = records.count if count is None else min(count, records.count)
@@ -372,7 +379,7 @@ def split_records(data, split: str, count: int | None = None) -> tuple[tf.data.D
     if data.source != "generate":
         raise ValueError(f"data.source must be 'generate' or 'shards', got {data.source!r}")
     total = split_size(data, split) if count is None else count
-    return generate_records(data.seed, split, total, data.image_size, data.num_frames), total
+    return generate_records(data.seed, split, total, data.image_size, data.num_frames, shard), total
 
 
 def shapes_seed_and_count(data, split: str) -> tuple[int, int]:

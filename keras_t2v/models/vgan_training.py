@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from keras_t2v.config import ConfigError
 from keras_t2v.data.records import caption_pool, caption_rows, make_examples, split_records
+from keras_t2v.distribute import is_multiworker
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
@@ -43,12 +44,13 @@ def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.n
 
 
 def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, captions: list[str], shuffle: bool, epochs=None,
-                  generated_frames: np.ndarray | None = None, generated_share: float = 0.0):
+                  generated_frames: np.ndarray | None = None, generated_share: float = 0.0, shard: tuple[int, int] = (0, 1)):
     """Batches {"video", "first_frame", "embedding", "wrong_embedding", "caption"} of `split` (text
     codes looked up by caption). "first_frame" is the clip's own first frame or, for a
-    `generated_share` of the examples, its frame in `generated_frames` (N, S, S, 3) uint8."""
+    `generated_share` of the examples, its frame in `generated_frames` (N, S, S, 3) uint8.
+    `shard=(i, n)`: only the clips of input pipeline i of n (generated data, see `generate_records`)."""
     data = run.config.data
-    records, _ = split_records(data, split)
+    records, _ = split_records(data, split, shard=shard)
     pool = caption_pool(data, split)
     examples = make_examples(records, pool, batch_size, seed=run.config.train.seed,
                              shuffle_buffer=data.shuffle_buffer if shuffle else 0, epochs=epochs, drop_remainder=True)
@@ -115,15 +117,26 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     generated = stackgan_first_frames(run, codes) if v.stackgan_first_frames else None
-    train = video_batches(run, "train", v.batch_size, codes, captions, shuffle=True,
-                          generated_frames=generated, generated_share=v.stackgan_first_frames)
     steps = v.steps_per_epoch or max(1, cfg.data.train_size // v.batch_size)
+
+    def train_batches(batch_size=v.batch_size, shard=(0, 1)):
+        batches = video_batches(run, "train", batch_size, codes, captions, shuffle=True,
+                                generated_frames=generated, generated_share=v.stackgan_first_frames, shard=shard)
+        batches = batches.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
+        return batches.take(steps * (v.epochs - initial_epoch)).repeat()
+
+    if is_multiworker(run.strategy) and cfg.data.source == "generate":
+        def train(context: tf.distribute.InputContext):  # each worker renders its own clips, a replica's share of the batch
+            print(f"vgan: input pipeline {context.input_pipeline_id} of {context.num_input_pipelines} renders clips "
+                  f"{context.input_pipeline_id}, {context.input_pipeline_id + context.num_input_pipelines}, ...", flush=True)
+            return train_batches(context.get_per_replica_batch_size(v.batch_size), (context.input_pipeline_id, context.num_input_pipelines))
+    else:
+        train = train_batches()
     sample = next(iter(video_batches(run, "val", SAMPLE_CLIPS, val_codes, val_captions, shuffle=False, epochs=1)))
     sample = {k: t.numpy() for k, t in sample.items()}
     samples = VideoSamples(run.log_dir("vgan") / "samples", out / "samples", sample)
-    train = train.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
     evaluation = in_training.video_evaluation(run, model, val_codes, val_captions) if in_training.enabled(run) else None
-    history_logs = fit_stage(run, "vgan", model, manager, train.take(steps * (v.epochs - initial_epoch)).repeat(), None,
+    history_logs = fit_stage(run, "vgan", model, manager, train, None,
                              v.epochs, initial_epoch, [samples], watch=("d_loss", "g_loss"), steps_per_epoch=steps,
                              evaluation=evaluation)
     save_final(model, final)

@@ -123,6 +123,15 @@ def test_shards_and_on_the_fly_generation_yield_the_same_examples(dataset_dir, t
     assert len(a) == tiny_data.train_size and a == b
 
 
+def test_generation_sharded_by_index_splits_the_clips(tiny_data):
+    def indices(shard):
+        records = generate_records(tiny_data.seed, "train", 10, tiny_data.image_size, tiny_data.num_frames, shard=shard)
+        return [int(r["index"]) for r in records]
+
+    assert indices((0, 3)) == [0, 3, 6, 9] and indices((1, 3)) == [1, 4, 7] and indices((2, 3)) == [2, 5, 8]
+    assert sorted(indices((0, 2)) + indices((1, 2))) == indices((0, 1)) == list(range(10))
+
+
 def test_example_format_and_mismatched_captions(tiny_data):
     pool = shapes_caption_pool(tiny_data.seed, "train", tiny_data.train_size)
     records = generate_records(tiny_data.seed, "train", tiny_data.train_size, tiny_data.image_size, tiny_data.num_frames)
