@@ -1,6 +1,7 @@
-"""Generates videos from captions with a trained run directory.
+"""Generates videos from captions with the model shipped in the package, or a trained run.
 
     python -m keras_t2v.generate "a small red circle moves left on a dark background" --out a.gif
+    python -m keras_t2v.generate "a small red circle moves left on a dark background" --run-dir runs/quick
     python -m keras_t2v.generate "a big blue box bounces up and down on a gray background" \\
         "the tiny green disk is sliding to the right over stripes" --num-samples 2 --mp4 --strip --out out/demo.gif
 
@@ -24,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prompts", nargs="+", help="one or more captions")
-    parser.add_argument("--run-dir", default="runs/quick", help="a run trained by python -m keras_t2v.train")
+    parser.add_argument("--run-dir", default=None, help="a run trained by python -m keras_t2v.train, or a directory written by "
+                        "TextToVideo.save_pretrained; default: the model shipped in the package (keras_t2v/pretrained)")
     parser.add_argument("--out", default="out.gif", help="GIF path (or pattern, see above)")
     parser.add_argument("--mp4", action="store_true", help="also write an MP4 beside each GIF")
     parser.add_argument("--strip", action="store_true", help="also write a PNG frame strip beside each GIF")

@@ -29,4 +29,4 @@ def test_bench_writes_json_and_table(tmp_path):
     rows = {r["stage"]: r for r in results["stages"]}
     assert set(rows) == {"joint", "vgan_text"} and rows["vgan_text"]["batch"] == 2 and rows["joint"]["batch"] == 30
     assert all(r["samples_per_s"] > 0 and r["gflop_per_step"] > 0 and r["peak_rss_mb"] > 100 for r in rows.values())
-    assert "| tiny | vgan_text | float32 | 2 |" in (tmp_path / "bench.md").read_text()
+    assert "| tiny | vgan_text | float32 | off | 2 |" in (tmp_path / "bench.md").read_text()

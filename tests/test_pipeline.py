@@ -3,6 +3,7 @@
 import json
 
 import imageio.v2 as imageio
+import keras
 import numpy as np
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -49,7 +50,28 @@ def test_text_to_video(run_dir):
     other = pipe(PROMPT, seed=4)
     assert not np.array_equal(other.frames[0], out.frames[0])
     assert pipe(PROMPT, num_frames=5).frames.shape[1] == 5
-    assert pipe.vgan.ema_generator is not None  # vgan.ema_decay: sampling uses the averaged generator
+    vgan = keras.models.load_model(run_dir / "vgan" / "vgan.keras", safe_mode=True)
+    for used, averaged in zip(pipe.video_generator.get_weights(), vgan.ema_generator.get_weights()):
+        np.testing.assert_array_equal(used, averaged)  # vgan.ema_decay: sampling uses the averaged generator
+
+
+def test_save_pretrained_round_trip(run_dir, tmp_path):
+    """save_pretrained keeps the generators only (smaller than the run's models), and what it
+    writes loads back to the same videos; a model card beside it survives a second save."""
+    pipe = TextToVideo.from_pretrained(run_dir)
+    saved = pipe.save_pretrained(tmp_path / "model")
+    assert sorted(p.name for p in saved.iterdir()) == ["config.yaml", "image_generator.keras", "refiner.keras", "text_encoder.keras",
+                                                       "vectors.bin", "video_generator.keras"]
+    run_bytes = sum((run_dir / p).stat().st_size for p in ("stackgan/stackgan.keras", "vgan/vgan.keras", "stackgan2/stackgan2.keras"))
+    saved_bytes = sum((saved / p).stat().st_size for p in ("image_generator.keras", "video_generator.keras", "refiner.keras"))
+    assert saved_bytes < run_bytes / 2  # no discriminators, optimizer states or second (EMA) generator
+    loaded = TextToVideo.from_pretrained(saved)
+    a, b = pipe([PROMPT], seed=5), loaded([PROMPT], seed=5)
+    for field in ("frames", "first_frames", "stage2_frames", "backgrounds"):
+        np.testing.assert_array_equal(getattr(a, field), getattr(b, field), err_msg=field)
+    (saved / "MODEL_CARD.md").write_text("card")
+    loaded.save_pretrained(saved)
+    assert (saved / "MODEL_CARD.md").read_text() == "card" and not saved.with_name("model.tmp").exists()
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])

@@ -29,22 +29,37 @@ def _heads(features, names):
     return {n: layers.Dense(NUM_VALUES[ATTRIBUTE_NAMES.index(n)], name=n)(features) for n in names}
 
 
+def _conv(x, conv, filters, kernel, strides, name):
+    """conv (no bias) -> BatchNorm -> ReLU."""
+    x = conv(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
+    return layers.ReLU(name=f"{name}_relu")(layers.BatchNormalization(name=f"{name}_bn")(x))
+
+
 def build_video_classifier(frames: int, size: int, width: int = 16) -> keras.Model:
-    """-> {attribute name: logits}; the "features" layer gives the 128-d features."""
+    """-> {attribute name: logits}; the "features" layer gives the 128-d features.
+
+    Two summaries of the last (T/4, S/16, S/16) feature map feed the features: its global max
+    (where the object is does not matter for shape, colour, size and background, so these
+    generalise to held-out attribute combinations) and its flattened map (position over time,
+    for motion)."""
     video = keras.Input((frames, size, size, 3), name="video")
-    x = layers.Conv3D(width, (3, 5, 5), strides=(1, 2, 2), padding="same", activation="relu", name="conv1")(video)
-    x = layers.Conv3D(width * 2, 3, strides=2, padding="same", activation="relu", name="conv2")(x)
-    x = layers.Conv3D(width * 4, 3, strides=2, padding="same", activation="relu", name="conv3")(x)
-    features = layers.Dense(FEATURES, activation="relu", name="features")(layers.Flatten(name="flatten")(x))
+    x = _conv(video, layers.Conv3D, width, (3, 5, 5), (1, 2, 2), "conv1")
+    x = _conv(x, layers.Conv3D, width * 2, 3, 2, "conv2")
+    x = _conv(x, layers.Conv3D, width * 4, 3, 2, "conv3")
+    x = _conv(x, layers.Conv3D, width * 8, 3, (1, 2, 2), "conv4")
+    summary = layers.Concatenate(name="summary")([layers.GlobalMaxPooling3D(name="max")(x), layers.Flatten(name="flatten")(x)])
+    features = layers.Dense(FEATURES, activation="relu", name="features")(summary)
     return keras.Model(video, _heads(features, ATTRIBUTE_NAMES), name="video_evaluator")
 
 
 def build_frame_classifier(size: int, width: int = 32) -> keras.Model:
+    """(B, S, S, 3) -> {shape, color, size, background: logits}: five conv blocks down to S/8, a
+    global max (translation invariant) and the 128-d features."""
     frame = keras.Input((size, size, 3), name="frame")
     x = frame
-    for i, mult in enumerate((1, 2, 4)):
-        x = layers.Conv2D(width * mult, 3, strides=2, padding="same", activation="relu", name=f"conv{i + 1}")(x)
-    features = layers.Dense(FEATURES, activation="relu", name="features")(layers.Flatten(name="flatten")(x))
+    for i, (mult, stride) in enumerate(((1, 1), (1, 2), (2, 1), (2, 2), (4, 2))):
+        x = _conv(x, layers.Conv2D, width * mult, 3, stride, f"conv{i + 1}")
+    features = layers.Dense(FEATURES, activation="relu", name="features")(layers.GlobalMaxPooling2D(name="max")(x))
     return keras.Model(frame, _heads(features, FRAME_ATTRIBUTES), name="frame_evaluator")
 
 
@@ -67,14 +82,25 @@ def _video_examples(records, batch, shuffle):
     return (ds.shuffle(shuffle) if shuffle else ds).batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
-def _frame_examples(records, batch, shuffle, seed=0):
-    def to_xy(r):
-        t = tf.random.stateless_uniform([], tf.stack([tf.constant(seed, tf.int64), r["index"]]), maxval=tf.shape(r["video"])[0], dtype=tf.int32)
-        frame = tf.cast(r["video"][t], tf.float32) / 127.5 - 1.0
-        return frame, {n: r["attributes"][ATTRIBUTE_NAMES.index(n)] for n in FRAME_ATTRIBUTES}
+def _frame_examples(records, batch, shuffle, seed=0, frames_per_clip=1):
+    """Batches of (frame, labels): with `shuffle` (training), `frames_per_clip` frames of each clip
+    drawn anew every epoch; otherwise one frame per clip fixed by (seed, clip index)."""
+    labels = lambda r: {n: r["attributes"][ATTRIBUTE_NAMES.index(n)] for n in FRAME_ATTRIBUTES}  # noqa: E731
+    to_float = lambda video: tf.cast(video, tf.float32) / 127.5 - 1.0  # noqa: E731
 
-    ds = records.map(to_xy, num_parallel_calls=tf.data.AUTOTUNE)
-    return (ds.shuffle(shuffle) if shuffle else ds).batch(batch).prefetch(tf.data.AUTOTUNE)
+    def drawn(r):
+        t = tf.random.shuffle(tf.range(tf.shape(r["video"])[0]))[:frames_per_clip]
+        return tf.data.Dataset.from_tensor_slices((to_float(tf.gather(r["video"], t)), labels(r)))
+
+    def fixed(r):
+        t = tf.random.stateless_uniform([], tf.stack([tf.constant(seed, tf.int64), r["index"]]), maxval=tf.shape(r["video"])[0], dtype=tf.int32)
+        return to_float(r["video"][t]), labels(r)
+
+    if shuffle:
+        ds = records.interleave(drawn, cycle_length=4, num_parallel_calls=tf.data.AUTOTUNE).shuffle(shuffle)
+    else:
+        ds = records.map(fixed, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch).prefetch(tf.data.AUTOTUNE)
 
 
 class Evaluator:
@@ -116,7 +142,7 @@ def train_evaluator(data, directory: str | Path, train_count: int, epochs: int =
     if train_count <= 4096:
         train = train.cache()
     video.fit(_video_examples(train, batch, 512), epochs=epochs, verbose=2)
-    frame.fit(_frame_examples(train, 4 * batch, 512), epochs=epochs, verbose=2)
+    frame.fit(_frame_examples(train, 4 * batch, 2048, frames_per_clip=4), epochs=epochs, verbose=2)
     report = {"train_clips": train_count, "epochs": epochs, "seconds": None, "accuracy": {}}
     for split in ("test", "test_unseen"):
         records, _ = split_records(data, split, test_count)
