@@ -39,15 +39,18 @@ SAMPLE_PROMPTS = (
 
 
 def default_evaluator_dir(run: Run) -> Path:
-    """train.evaluator_dir, else one directory per data configuration, shared by runs."""
+    """train.evaluator_dir, else one directory per data configuration and evaluator version,
+    shared by runs (a new version of the evaluator networks never reads an older one's files)."""
+    from keras_t2v.evaluation.classifiers import EVALUATOR_VERSION
+
     if run.config.train.evaluator_dir:
         return Path(run.config.train.evaluator_dir)
     data = to_dict(run.config)["data"]
     key = {k: data[k] for k in ("source", "path", "seed", "image_size", "num_frames")}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
     if run.config.data.source == "shards":
-        return Path(run.config.data.path) / "evaluator"
-    return Path("runs") / "evaluators" / f"shapes-{digest}"
+        return Path(run.config.data.path) / f"evaluator-v{EVALUATOR_VERSION}"
+    return Path("runs") / "evaluators" / f"shapes-v{EVALUATOR_VERSION}-{digest}"
 
 
 def real_clips(run: Run, split: str, n: int):

@@ -46,7 +46,7 @@ def run_stage(name: str, run: Run, resume: bool, force: bool):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default=None, help="tiny | quick | paper (default quick)")
+    parser.add_argument("--preset", default=None, help="tiny | quick | ship | paper (default quick)")
     parser.add_argument("--config", default=None, help="YAML config (partial files start from their preset)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.key=value")
     parser.add_argument("--stage", default="all", help=f"all, or a comma-separated list of {', '.join(STAGES)}")

@@ -3,8 +3,13 @@
 Trained once per dataset configuration on real Captioned Moving Shapes and never on generated
 data; their penultimate 128-d features are the space of FD-self, KID-self and precision/recall.
 
-    video (B, T, S, S, 3) in [-1, 1] -> Conv3D x3 -> Dense(128) = features -> shape, color, size, motion, background
-    frame (B, S, S, 3) in [-1, 1]    -> Conv2D x3 -> Dense(128) = features -> shape, color, size, background
+    frame (B, S, S, 3) in [-1, 1]    -> 5 conv blocks -> global max -> Dense(128) = features -> shape, color, size, background
+    video (B, T, S, S, 3) in [-1, 1] -> the same blocks on every 8th frame -> global max -> Dense(64) -> shape, color, size, background
+                                     -> Conv3D x4 -> flatten -> Dense(64) -> motion;  features = the two 64-d halves
+
+Global max pooling makes appearance translation invariant, and the video's appearance and motion
+heads read separate features, so neither can learn an attribute from its correlation with
+another: both matter for held-out combinations (test_unseen).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
 from keras_t2v.data.records import split_records
 
 FRAME_ATTRIBUTES = ("shape", "color", "size", "background")
+EVALUATOR_VERSION = 2  # 2: global-max appearance features with BatchNorm (shape >= 99 %); 1: flattened conv features
 FEATURES = 128
 
 
@@ -30,26 +36,38 @@ def _heads(features, names):
 
 
 def _conv(x, conv, filters, kernel, strides, name):
-    """conv (no bias) -> BatchNorm -> ReLU."""
+    """conv (no bias) -> BatchNorm (momentum 0.9: its averages follow the fast-moving weights of
+    a few epochs' training) -> ReLU."""
     x = conv(filters, kernel, strides=strides, padding="same", use_bias=False, name=name)(x)
-    return layers.ReLU(name=f"{name}_relu")(layers.BatchNormalization(name=f"{name}_bn")(x))
+    return layers.ReLU(name=f"{name}_relu")(layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x))
 
 
-def build_video_classifier(frames: int, size: int, width: int = 16) -> keras.Model:
-    """-> {attribute name: logits}; the "features" layer gives the 128-d features.
+APPEARANCE_BLOCKS = ((1, 1), (1, 2), (2, 1), (2, 2), (4, 2))  # (width multiple, spatial stride): S -> S/8
 
-    Two summaries of the last (T/4, S/16, S/16) feature map feed the features: its global max
-    (where the object is does not matter for shape, colour, size and background, so these
-    generalise to held-out attribute combinations) and its flattened map (position over time,
-    for motion)."""
+
+def build_video_classifier(frames: int, size: int, width: int = 16, frame_width: int = 32, frame_step: int = 8) -> keras.Model:
+    """-> {attribute name: logits}; the "appearance_features" and "motion_features" layers are the
+    two halves of the 128-d features.
+
+    Two branches, each with its own 64-d half of the features and its own heads, so no attribute
+    can lean on another's evidence (which held-out combinations would break):
+    - appearance (shape, colour, size, background): the frame classifier's blocks on every
+      `frame_step`-th frame (Conv3D with kernel (1, 3, 3) is a per-frame Conv2D), then a global
+      max: where the object is does not matter;
+    - motion: a 3D-conv trunk down to (T/4, S/16, S/16), flattened, which keeps position over time.
+    """
     video = keras.Input((frames, size, size, 3), name="video")
-    x = _conv(video, layers.Conv3D, width, (3, 5, 5), (1, 2, 2), "conv1")
-    x = _conv(x, layers.Conv3D, width * 2, 3, 2, "conv2")
-    x = _conv(x, layers.Conv3D, width * 4, 3, 2, "conv3")
-    x = _conv(x, layers.Conv3D, width * 8, 3, (1, 2, 2), "conv4")
-    summary = layers.Concatenate(name="summary")([layers.GlobalMaxPooling3D(name="max")(x), layers.Flatten(name="flatten")(x)])
-    features = layers.Dense(FEATURES, activation="relu", name="features")(summary)
-    return keras.Model(video, _heads(features, ATTRIBUTE_NAMES), name="video_evaluator")
+    x = video
+    for i, (mult, stride) in enumerate(APPEARANCE_BLOCKS):
+        x = _conv(x, layers.Conv3D, frame_width * mult, (1, 3, 3), (frame_step if i == 0 else 1, stride, stride), f"appearance{i + 1}")
+    appearance = layers.Dense(FEATURES // 2, activation="relu", name="appearance_features")(layers.GlobalMaxPooling3D(name="appearance_max")(x))
+    x = _conv(video, layers.Conv3D, width, (3, 5, 5), (1, 2, 2), "motion1")
+    x = _conv(x, layers.Conv3D, width * 2, 3, 2, "motion2")
+    x = _conv(x, layers.Conv3D, width * 4, 3, 2, "motion3")
+    x = _conv(x, layers.Conv3D, width * 4, 3, (1, 2, 2), "motion4")
+    motion = layers.Dense(FEATURES // 2, activation="relu", name="motion_features")(layers.Flatten(name="motion_flat")(x))
+    heads = _heads(appearance, [n for n in ATTRIBUTE_NAMES if n != "motion"]) | _heads(motion, ["motion"])
+    return keras.Model(video, {n: heads[n] for n in ATTRIBUTE_NAMES}, name="video_evaluator")
 
 
 def build_frame_classifier(size: int, width: int = 32) -> keras.Model:
@@ -57,7 +75,7 @@ def build_frame_classifier(size: int, width: int = 32) -> keras.Model:
     global max (translation invariant) and the 128-d features."""
     frame = keras.Input((size, size, 3), name="frame")
     x = frame
-    for i, (mult, stride) in enumerate(((1, 1), (1, 2), (2, 1), (2, 2), (4, 2))):
+    for i, (mult, stride) in enumerate(APPEARANCE_BLOCKS):
         x = _conv(x, layers.Conv2D, width * mult, 3, stride, f"conv{i + 1}")
     features = layers.Dense(FEATURES, activation="relu", name="features")(layers.GlobalMaxPooling2D(name="max")(x))
     return keras.Model(frame, _heads(features, FRAME_ATTRIBUTES), name="frame_evaluator")
@@ -65,7 +83,12 @@ def build_frame_classifier(size: int, width: int = 32) -> keras.Model:
 
 def with_features(model: keras.Model) -> keras.Model:
     """The same network returning {"features": (B, 128), attribute: logits}."""
-    return keras.Model(model.input, {"features": model.get_layer("features").output, **model.output})
+    names = {layer.name for layer in model.layers}
+    if "features" in names:
+        features = model.get_layer("features").output
+    else:
+        features = layers.Concatenate()([model.get_layer("appearance_features").output, model.get_layer("motion_features").output])
+    return keras.Model(model.input, {"features": features, **model.output})
 
 
 def _compile(model, names):
@@ -85,12 +108,16 @@ def _video_examples(records, batch, shuffle):
 def _frame_examples(records, batch, shuffle, seed=0, frames_per_clip=1):
     """Batches of (frame, labels): with `shuffle` (training), `frames_per_clip` frames of each clip
     drawn anew every epoch; otherwise one frame per clip fixed by (seed, clip index)."""
-    labels = lambda r: {n: r["attributes"][ATTRIBUTE_NAMES.index(n)] for n in FRAME_ATTRIBUTES}  # noqa: E731
-    to_float = lambda video: tf.cast(video, tf.float32) / 127.5 - 1.0  # noqa: E731
+    def labels(r):
+        return {n: r["attributes"][ATTRIBUTE_NAMES.index(n)] for n in FRAME_ATTRIBUTES}
+
+    def to_float(video):
+        return tf.cast(video, tf.float32) / 127.5 - 1.0
 
     def drawn(r):
         t = tf.random.shuffle(tf.range(tf.shape(r["video"])[0]))[:frames_per_clip]
-        return tf.data.Dataset.from_tensor_slices((to_float(tf.gather(r["video"], t)), labels(r)))
+        repeated = {n: tf.fill(tf.shape(t), label) for n, label in labels(r).items()}
+        return tf.data.Dataset.from_tensor_slices((to_float(tf.gather(r["video"], t)), repeated))
 
     def fixed(r):
         t = tf.random.stateless_uniform([], tf.stack([tf.constant(seed, tf.int64), r["index"]]), maxval=tf.shape(r["video"])[0], dtype=tf.int32)
