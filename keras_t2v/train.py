@@ -15,8 +15,10 @@ is part of `all` when stackgan.stage2 is true, or asked for by name.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -25,6 +27,19 @@ from keras_t2v.distribute import make_strategy, worker_run_dir  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
 STAGES = ("words", "vae", "joint", "stackgan", "stackgan2", "vgan")
+
+
+def record_time(run: Run, step: str, seconds: float) -> None:
+    """Adds `step`'s wall-clock seconds to <run>/timings.json (a resumed stage adds up), with the
+    machine it ran on: what the model card reports as training time."""
+    from keras_t2v.bench import machine_name
+
+    path = run.root / "timings.json"
+    timings = json.loads(path.read_text()) if path.exists() else {"machine": machine_name(), "seconds": {}}
+    timings["seconds"][step] = round(timings["seconds"].get(step, 0.0) + seconds, 1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(timings, indent=1))
+    os.replace(tmp, path)
 
 
 def run_stage(name: str, run: Run, resume: bool, force: bool):
@@ -87,6 +102,8 @@ def main(argv=None) -> int:
     for stage in stages:
         result = run_stage(stage, run, args.resume, args.force)
         print(result.summary(), flush=True)
+        if not result.skipped:
+            record_time(run, stage, result.seconds)
     if args.stage == "all" and not args.no_evaluate:
         from keras_t2v.data.records import is_shapes
         from keras_t2v.evaluate import evaluate
@@ -94,7 +111,9 @@ def main(argv=None) -> int:
         if not is_shapes(run.config.data):
             print("[evaluate] skipped: the evaluation measures Captioned Moving Shapes attributes; this run trains on imported clips")
             return 0
+        start = time.time()
         evaluate(str(run.root), n=args.eval_n)
+        record_time(run, "evaluate", time.time() - start)
         print(f"[evaluate] report: {run.root / 'report' / 'README.md'}", flush=True)
     return 0
 

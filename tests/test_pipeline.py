@@ -35,6 +35,8 @@ def test_gan_stages_log_samples_every_epoch(run_dir):
         assert len(scalars.Tensors("epoch_d_loss")) == 2 and len(scalars.Tensors("epoch_g_loss")) == 2
     assert (run_dir / "stackgan" / "samples.png").exists() and (run_dir / "stackgan2" / "samples.png").exists()
     assert len(list((run_dir / "vgan" / "samples").glob("epoch002_clip*.gif"))) == 6
+    timings = json.loads((run_dir / "timings.json").read_text())  # what a model card reports as training time
+    assert set(timings["seconds"]) == {"words", "vae", "joint", "stackgan", "stackgan2", "vgan"} and "cores" in timings["machine"]
 
 
 def test_text_to_video(run_dir):
@@ -151,3 +153,21 @@ def test_gans_on_one_hot_attribute_codes(tmp_path):
     assert pipe(PROMPT, seed=0).frames.shape == (1, 8, 16, 16, 3)
     with pytest.raises(ValueError, match="reads the five attributes from the prompt.*motion"):
         pipe("a big blue box on a gray background")
+
+
+def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
+    from keras_t2v.evaluate import evaluate
+    from keras_t2v.ship import main as ship
+
+    evaluate(str(run_dir), n=16, evaluator_dir=str(tmp_path / "evaluator"), evaluator_epochs=1)
+    out, gallery = tmp_path / "pretrained", tmp_path / "gallery"
+    with pytest.raises(SystemExit) as exit_info:
+        ship(["--run-dir", str(run_dir), "--out", str(out), "--max-mb", "0.01"])
+    assert exit_info.value.code == 2 and "over --max-mb 0.01" in capsys.readouterr().err and not out.exists()
+    assert ship(["--run-dir", str(run_dir), "--out", str(out), "--gallery", str(gallery)]) == 0
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "preset `tiny`" in card and "all five attributes on test_unseen" in card and "| vgan |" in card
+    assert "| total |" in card and "| test_unseen |" in card
+    assert len(list(gallery.glob("*.gif"))) == 4
+    frames = TextToVideo.from_pretrained(out)(PROMPT, seed=0).frames
+    np.testing.assert_array_equal(frames, TextToVideo.from_pretrained(run_dir)(PROMPT, seed=0).frames)
