@@ -127,6 +127,7 @@ class VGANConfig:
     recon_l1: float = 10.0  # weight of the first-frame L1 (conditional model, 2.5)
     ema_decay: float = 0.0  # > 0: keep an exponential moving average of G's weights for sampling and evaluation
     stackgan_first_frames: float = 0.0  # share of training examples conditioned on a StackGAN frame of their caption
+    attribute_weight: float = 0.0  # > 0 (text variant, shapes data): D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

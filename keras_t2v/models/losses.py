@@ -21,3 +21,15 @@ def matching_aware_d_loss(real_logits, wrong_logits, fake_logits, wrong_weight: 
 def mean_probability(logits):
     """Mean of sigmoid(logits): D(real), D(fake), D(wrong) in the logs."""
     return ops.mean(ops.sigmoid(ops.cast(logits, "float32")))
+
+
+def attribute_cross_entropy(logits, attributes, sizes):
+    """Auxiliary-classifier loss (AC-GAN, Odena et al. 2017; TAC-GAN, Dash et al. 2017): the mean
+    over attributes of the softmax cross-entropy of each attribute's slice of `logits`
+    (B, sum(sizes)) against its index in `attributes` (B, len(sizes))."""
+    logits = ops.cast(logits, "float32")
+    losses, start = [], 0
+    for i, size in enumerate(sizes):
+        losses.append(ops.mean(ops.sparse_categorical_crossentropy(attributes[:, i], logits[:, start : start + size], from_logits=True)))
+        start += size
+    return ops.mean(ops.stack(losses))

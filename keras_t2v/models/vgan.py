@@ -126,9 +126,11 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
 
 
-def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) -> keras.Model:
+def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, attribute_classes=0) -> keras.Model:
     """video (B, T, S, S, 3) [+ text code (B, text_dim)] -> 2 logits (B, 2): (real, fake) as Torch's
-    2-way CrossEntropy; with text_dim > 0 the text is tiled onto the 2x4x4 features (matching-aware)."""
+    2-way CrossEntropy; with text_dim > 0 the text is tiled onto the 2x4x4 features (matching-aware).
+    With attribute_classes > 0 a second output, (B, attribute_classes) attribute logits from the
+    pooled last video features (before the text joins): an auxiliary classifier (AC-GAN)."""
     n = _doublings(image_size, frames)
     widths = [df_dim * 2 ** i for i in range(4)][-n:]
     video = keras.Input((frames, image_size, image_size, 3), name="video")
@@ -137,6 +139,10 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) ->
     for i, w in enumerate(widths):
         x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"conv{i + 1}")(x)
         x = _finish(x, f"conv{i + 1}", "lrelu", bn=i > 0, epsilon=1e-3)
+    attributes = None
+    if attribute_classes:
+        pooled = layers.GlobalAveragePooling3D(name="attribute_pool")(x)
+        attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(pooled)
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         inputs.append(text)
@@ -146,4 +152,6 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128) ->
         x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
         x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
     x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], layers.Flatten(name="logits")(x), name="vgan_discriminator")
+    logits = layers.Flatten(name="logits")(x)
+    outputs = [logits, attributes] if attributes is not None else logits
+    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="vgan_discriminator")

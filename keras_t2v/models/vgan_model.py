@@ -8,10 +8,15 @@ cross-entropy on their difference, which is what `_real_logit` feeds the losses.
 - text:          matching-aware D as StackGAN: real + right text -> real; real + wrong text and
                  fake + right text -> fake (weights 1, 0.5, 0.5); G as image, with the text.
 The mask penalty applies whenever mask_l1 > 0 (the reference uses 0.1 only unconditionally).
+With `attribute_weight` > 0 (text variant, a deviation: TAC-GAN's auxiliary classifier) D also
+classifies the five attributes of the video it sees: D adds attribute_weight * CE(real video ->
+its attributes), G adds attribute_weight * CE(fake video -> its caption's attributes), so the
+generator is pushed to show what the caption names, not only something realistic.
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
-generated first frames); "embedding" and "wrong_embedding" (B, E) text codes for the text variant.
+generated first frames); "embedding" and "wrong_embedding" (B, E) text codes for the text variant;
+"attributes" (B, 5) int, the clip's (and its caption's) attributes, with attribute_weight > 0.
 
 With `ema_decay` > 0 the model keeps `ema_generator`, an exponential moving average of the
 generator's weights (BatchNorm statistics included) updated after every generator step:
@@ -26,7 +31,8 @@ from keras import ops
 
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
-from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.data.attributes import NUM_VALUES
+from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
 
@@ -38,18 +44,21 @@ def _real_logit(logits):
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
-                 text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, seed=None, **kwargs):
+                 text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
         if variant == "text" and not text_dim:
             raise ValueError("the text-conditioned VGAN needs text_dim > 0")
+        if attribute_weight and variant != "text":
+            raise ValueError(f"attribute_weight needs the text variant (only the text carries every attribute), got {variant!r}")
         self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
-                             recon_l1=recon_l1, ema_decay=ema_decay, seed=seed)
+                             recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
+        self.attribute_weight = attribute_weight
         if variant == "unconditional":
             self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream)
             self.discriminator = discriminator(df_dim, image_size, frames)
@@ -57,14 +66,16 @@ class VideoGAN(TwoOptimizerGAN):
             text = text_dim if variant == "text" else 0
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0)
             # The conditional model doubles the discriminator widths (2.5).
-            self.discriminator = discriminator(df_dim * 2, image_size, frames, text)
+            self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
+                                               attribute_classes=sum(NUM_VALUES) if attribute_weight else 0)
         self.ema_generator = None
         if ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator)
             self.ema_generator.set_weights(self.generator.get_weights())
             self.ema_generator.trainable = False
         self.noise = ReplicaSeedGenerator(seed)
-        self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ()))
+        self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
+                   + (("attribute_real", "attribute_fake") if attribute_weight else ()))
         self.built = True
 
     def generator_inputs(self, batch_size, first_frame=None, embedding=None, z=None):
@@ -93,6 +104,11 @@ class VideoGAN(TwoOptimizerGAN):
     def _d_inputs(self, video, embedding):
         return [video, embedding] if self.variant == "text" else video
 
+    def _discriminate(self, video, embedding):
+        """(logit of "real" (B,), attribute logits (B, 20) or None)."""
+        out = self.discriminator(self._d_inputs(video, embedding), training=True)
+        return (_real_logit(out[0]), out[1]) if self.attribute_weight else (_real_logit(out), None)
+
     def train_step(self, data):
         if isinstance(data, tuple):
             data = data[0]
@@ -103,22 +119,29 @@ class VideoGAN(TwoOptimizerGAN):
         inputs = self.generator_inputs(batch, first, embedding)
         with tf.GradientTape() as tape:
             fake, mask, _ = self.generator(inputs, training=True)
-            real_logit = _real_logit(self.discriminator(self._d_inputs(real, embedding), training=True))
-            fake_logit = _real_logit(self.discriminator(self._d_inputs(ops.stop_gradient(fake), embedding), training=True))
+            real_logit, real_attributes = self._discriminate(real, embedding)
+            fake_logit, _ = self._discriminate(ops.stop_gradient(fake), embedding)
             if self.variant == "text":
-                wrong_logit = _real_logit(self.discriminator([real, data["wrong_embedding"]], training=True))
+                wrong_logit, _ = self._discriminate(real, data["wrong_embedding"])
                 d_loss = matching_aware_d_loss(real_logit, wrong_logit, fake_logit)
             else:
                 d_loss = 0.5 * (bce_logits(1.0, real_logit) + bce_logits(0.0, fake_logit))
+            if self.attribute_weight:
+                attribute_real = attribute_cross_entropy(real_attributes, data["attributes"], NUM_VALUES)
+                d_loss = d_loss + self.attribute_weight * attribute_real
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
         with tf.GradientTape() as tape:
             fake, mask, _ = self.generator(inputs, training=True)
-            adversarial = bce_logits(1.0, _real_logit(self.discriminator(self._d_inputs(fake, embedding), training=True)))
+            fake_logit_g, fake_attributes = self._discriminate(fake, embedding)
+            adversarial = bce_logits(1.0, fake_logit_g)
             mask_term = ops.mean(ops.cast(mask, "float32"))
             recon = ops.mean(ops.abs(ops.cast(fake[:, 0], "float32") - first)) if self.variant != "unconditional" else ops.zeros(())
             g_loss = adversarial + self.mask_l1 * mask_term + self.recon_l1 * recon
+            if self.attribute_weight:
+                attribute_fake = attribute_cross_entropy(fake_attributes, data["attributes"], NUM_VALUES)
+                g_loss = g_loss + self.attribute_weight * attribute_fake
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
         if self.ema_generator is not None:
@@ -128,4 +151,6 @@ class VideoGAN(TwoOptimizerGAN):
                   "d_real": mean_probability(real_logit), "d_fake": mean_probability(fake_logit)}
         if self.variant == "text":
             values["d_wrong"] = mean_probability(wrong_logit)
+        if self.attribute_weight:
+            values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
         return self.update_metrics(values)

@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.config import ConfigError
-from keras_t2v.data.records import caption_pool, caption_rows, make_examples, split_records
+from keras_t2v.data.records import caption_pool, caption_rows, is_shapes, make_examples, split_records
 from keras_t2v.distribute import is_multiworker
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
@@ -45,7 +45,7 @@ def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.n
 
 def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, captions: list[str], shuffle: bool, epochs=None,
                   generated_frames: np.ndarray | None = None, generated_share: float = 0.0, shard: tuple[int, int] = (0, 1)):
-    """Batches {"video", "first_frame", "embedding", "wrong_embedding", "caption"} of `split` (text
+    """Batches {"video", "first_frame", "embedding", "wrong_embedding", "caption", "attributes"} of `split` (text
     codes looked up by caption). "first_frame" is the clip's own first frame or, for a
     `generated_share` of the examples, its frame in `generated_frames` (N, S, S, 3) uint8.
     `shard=(i, n)`: only the clips of input pipeline i of n (generated data, see `generate_records`)."""
@@ -65,7 +65,7 @@ def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, capt
             use = tf.random.stateless_uniform([batch_size], [run.config.train.seed, step]) < generated_share
             first = tf.where(use[:, None, None, None], generated, first)
         return {"video": b["video"], "first_frame": first, "embedding": tf.gather(codes, row),
-                "wrong_embedding": tf.gather(codes, rows(b["wrong_caption"])), "caption": b["caption"]}
+                "wrong_embedding": tf.gather(codes, rows(b["wrong_caption"])), "caption": b["caption"], "attributes": b["attributes"]}
 
     return examples.enumerate().map(to_batch)
 
@@ -103,6 +103,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
         return StageResult("vgan", 0.0, {}, skipped=True)
     if not 0.0 <= v.stackgan_first_frames <= 1.0:
         raise ConfigError(f"vgan.stackgan_first_frames is a share in [0, 1], got {v.stackgan_first_frames}")
+    if v.attribute_weight and not is_shapes(cfg.data):
+        raise ConfigError("vgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
     start = time.time()
     codes, captions = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
@@ -111,7 +113,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
         model = VideoGAN(v.variant, z_dim=v.z_dim, gf_dim=v.gf_dim, df_dim=v.df_dim, image_size=cfg.data.image_size,
                          frames=cfg.data.num_frames, two_stream=v.two_stream,
                          text_dim=codes.shape[1] if v.variant == "text" else 0,
-                         mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, seed=cfg.train.seed)
+                         mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, attribute_weight=v.attribute_weight,
+                         seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
@@ -122,7 +125,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     def train_batches(batch_size=v.batch_size, shard=(0, 1)):
         batches = video_batches(run, "train", batch_size, codes, captions, shuffle=True,
                                 generated_frames=generated, generated_share=v.stackgan_first_frames, shard=shard)
-        batches = batches.map(lambda b: {k: b[k] for k in ("video", "first_frame", "embedding", "wrong_embedding")})
+        keys = ("video", "first_frame", "embedding", "wrong_embedding") + (("attributes",) if v.attribute_weight else ())
+        batches = batches.map(lambda b: {k: b[k] for k in keys})
         return batches.take(steps * (v.epochs - initial_epoch)).repeat()
 
     if is_multiworker(run.strategy) and cfg.data.source == "generate":

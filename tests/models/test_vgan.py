@@ -161,3 +161,34 @@ def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path)
     assert 0 < white.sum() < 16
     np.testing.assert_array_equal(half[~white], real["video"][~white, 0])
     np.testing.assert_array_equal(real["embedding"][0], codes[captions.index(real["caption"][0].decode())])
+
+
+def test_attribute_cross_entropy_by_hand():
+    from keras_t2v.models.losses import attribute_cross_entropy
+
+    logits = np.log(np.array([[0.5, 0.25, 0.25, 0.9, 0.1]], "float32"))  # two attributes of 3 and 2 values
+    value = float(N(attribute_cross_entropy(logits, np.array([[1, 0]]), (3, 2))))
+    assert value == pytest.approx((-np.log(0.25) - np.log(0.9)) / 2, rel=1e-5)
+
+
+def test_auxiliary_attribute_classifier_trains_both_networks_on_the_attributes(tmp_path):
+    """attribute_weight: D classifies real videos' attributes, G is pushed towards its caption's."""
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, attribute_weight=1.0, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    data = _batch(True) | {"attributes": np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]], "int32")}
+    logs = model.train_on_batch(data, return_dict=True)
+    assert 0 < logs["attribute_real"] and 0 < logs["attribute_fake"]
+    model.reset_metrics()
+    plain = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0)
+    plain.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    for layer in plain.discriminator.layers:  # the same D, without the attribute head
+        layer.set_weights(model.discriminator.get_layer(layer.name).get_weights())
+    base = plain.train_on_batch(_batch(True), return_dict=True)
+    # with frozen weights and the same noise, the loss is the plain loss plus the weighted attribute terms
+    assert logs["d_loss"] == pytest.approx(base["d_loss"] + logs["attribute_real"], rel=1e-4)
+    assert logs["g_loss"] == pytest.approx(base["g_loss"] + logs["attribute_fake"], rel=1e-4)
+    model.save(tmp_path / "aux.keras")
+    loaded = keras.models.load_model(tmp_path / "aux.keras", safe_mode=True)
+    assert loaded.attribute_weight == 1.0 and len(loaded.discriminator.outputs) == 2
+    with pytest.raises(ValueError, match="attribute_weight needs the text variant"):
+        VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, attribute_weight=1.0)
