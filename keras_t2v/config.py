@@ -105,6 +105,7 @@ class StackGANConfig:
     df_dim: int = 64
     r_num: int = 4  # Stage-II residual blocks
     kl_coeff: float = 2.0
+    attribute_weight: float = 0.0  # > 0 (shapes data): Stage-I D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     learning_rate: float = 2e-4
     beta1: float = 0.5
     lr_decay_epochs: int = 50  # halve the learning rate every N epochs (TF Stage-I cfg)

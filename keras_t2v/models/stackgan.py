@@ -121,11 +121,13 @@ def _conditional_head(x, condition, c_dim, df8, variant, n: _Namer):
     return layers.Flatten(name="logit")(h)
 
 
-def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, image_size: int = 64, variant: str = "tf") -> keras.Model:
+def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, image_size: int = 64, variant: str = "tf",
+                         attribute_classes: int = 0) -> keras.Model:
     """[image (B, S, S, 3), condition (B, cond_dim)] -> logit (B, 1).
 
     The condition is the raw text embedding (TF: D has its own FC to c_dim) or the generator's CA
-    mean mu (PyTorch, cond_dim = c_dim).
+    mean mu (PyTorch, cond_dim = c_dim). With attribute_classes > 0 a second output, attribute
+    logits (B, attribute_classes) from the pooled 4x4 image features: an auxiliary classifier.
     """
     n = _Namer("d1")
     image = keras.Input((image_size, image_size, 3), name="image")
@@ -146,6 +148,9 @@ def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, imag
     if variant == "tf":
         x = _bottleneck(x, df_dim * 2, variant, n, "lrelu")
     logit = _conditional_head(x, condition, c_dim, df_dim * 8, variant, n)
+    if attribute_classes:
+        pooled = layers.GlobalAveragePooling2D(name="attribute_pool")(x)
+        logit = [logit, layers.Dense(attribute_classes, name="attribute_logits")(pooled)]
     return keras.Model([image, condition], logit, name="stage1_discriminator")
 
 

@@ -6,6 +6,9 @@ Per step, as both originals: one discriminator update, then one generator update
 where t is the raw text code (TF) or the generator's CA mean, gradient stopped (PyTorch), and
 "wrong" is a real frame of another attribute combination paired with this caption. The PyTorch
 port reuses the step's fakes for the G update; the TF original draws z again; both are followed.
+With `attribute_weight` > 0 (Stage-I, a deviation: TAC-GAN's auxiliary classifier) D also
+classifies a frame's shape, colour, size and background; D adds attribute_weight * CE(real frame
+-> its attributes), G adds attribute_weight * CE(fake -> its caption's attributes).
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from keras import ops
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
-from keras_t2v.models.losses import bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
+from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 
 
@@ -25,20 +29,25 @@ from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, st
 class StackGANStageI(TwoOptimizerGAN):
     """Generator [embedding (B, E), z (B, z_dim)] -> (B, S, S, 3); discriminator -> logits (B, 1).
 
-    `train_step` takes a dict: "image" (B, S, S, 3) in [-1, 1], "embedding" (B, E), "wrong_image".
+    `train_step` takes a dict: "image" (B, S, S, 3) in [-1, 1], "embedding" (B, E), "wrong_image";
+    with attribute_weight > 0 also "attributes" (B, 5) int, the clip's (and its caption's).
     """
 
+    FRAME_ATTRIBUTES = tuple(ATTRIBUTE_NAMES.index(a) for a in ("shape", "color", "size", "background"))
+
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
-                 kl_coeff=2.0, seed=None, **kwargs):
+                 kl_coeff=2.0, attribute_weight=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
-                             image_size=image_size, variant=variant, kl_coeff=kl_coeff, seed=seed)
-        self.variant, self.z_dim, self.kl_coeff = variant, z_dim, kl_coeff
+                             image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight, seed=seed)
+        self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
+        self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_ATTRIBUTES)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed)
         cond_dim = embed_dim if variant == "tf" else c_dim
-        self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant)
+        self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant,
+                                                  attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0)
         self.noise = ReplicaSeedGenerator(None if seed is None else seed + 1)
-        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))
+        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong") + (("attribute_real", "attribute_fake") if attribute_weight else ()))
         self.built = True
 
     def sample_noise(self, batch):
@@ -55,6 +64,14 @@ class StackGANStageI(TwoOptimizerGAN):
     def _condition(self, embedding, mu):
         return embedding if self.variant == "tf" else ops.stop_gradient(mu)
 
+    def _discriminate(self, image, condition):
+        """(logits (B, 1), attribute logits (B, 14) or None)."""
+        out = self.discriminator([image, condition], training=True)
+        return (out[0], out[1]) if self.attribute_weight else (out, None)
+
+    def _attribute_loss(self, logits, attributes):
+        return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_ATTRIBUTES, axis=1), self.attribute_sizes)
+
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
             data = data[0]
@@ -63,10 +80,13 @@ class StackGANStageI(TwoOptimizerGAN):
         with tf.GradientTape() as tape:
             fake, mu, _ = self.generator([embedding, z], training=True)
             condition = self._condition(embedding, mu)
-            real_logits = self.discriminator([real, condition], training=True)
-            wrong_logits = self.discriminator([wrong, condition], training=True)
-            fake_logits = self.discriminator([ops.stop_gradient(fake), condition], training=True)
+            real_logits, real_attributes = self._discriminate(real, condition)
+            wrong_logits, _ = self._discriminate(wrong, condition)
+            fake_logits, _ = self._discriminate(ops.stop_gradient(fake), condition)
             d_loss = matching_aware_d_loss(real_logits, wrong_logits, fake_logits)
+            if self.attribute_weight:
+                attribute_real = self._attribute_loss(real_attributes, data["attributes"])
+                d_loss = d_loss + self.attribute_weight * attribute_real
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
@@ -74,14 +94,19 @@ class StackGANStageI(TwoOptimizerGAN):
             z = self.sample_noise(ops.shape(real)[0])
         with tf.GradientTape() as tape:
             fake, mu, log_sigma = self.generator([embedding, z], training=True)
-            fake_logits_g = self.discriminator([fake, self._condition(embedding, mu)], training=True)
+            fake_logits_g, fake_attributes = self._discriminate(fake, self._condition(embedding, mu))
             kl = ca_kl(mu, log_sigma)
             g_loss = bce_logits(1.0, fake_logits_g) + self.kl_coeff * kl
+            if self.attribute_weight:
+                attribute_fake = self._attribute_loss(fake_attributes, data["attributes"])
+                g_loss = g_loss + self.attribute_weight * attribute_fake
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
 
         values = {"d_loss": d_loss, "g_loss": g_loss, "kl": kl, "d_real": mean_probability(real_logits),
                   "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}
+        if self.attribute_weight:
+            values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
         return self.update_metrics(values)
 
 

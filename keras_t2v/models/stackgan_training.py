@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from keras_t2v.config import ConfigError
 from keras_t2v.data.attributes import one_hot
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluation import in_training
@@ -47,11 +48,12 @@ def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
 
 class FrameTextSampler(keras.utils.PyDataset):
     """Batches {"image", "embedding", "wrong_image"}: a clip's first frame, the code of one of its
-    captions, and the first frame of a clip with another key (attribute combination)."""
+    captions, and the first frame of a clip with another key (attribute combination); with
+    `attributes` (N, 5) also "attributes", the clip's."""
 
-    def __init__(self, frames, codes, keys, batch_size, seed=0, **kwargs):
+    def __init__(self, frames, codes, keys, batch_size, seed=0, attributes=None, **kwargs):
         super().__init__(**kwargs)
-        self.frames, self.codes, self.batch_size, self.seed = frames, codes, batch_size, seed
+        self.frames, self.codes, self.batch_size, self.seed, self.attributes = frames, codes, batch_size, seed, attributes
         self.keys = np.asarray(keys)
         self.epoch = 0
 
@@ -71,7 +73,10 @@ class FrameTextSampler(keras.utils.PyDataset):
             wrong[same] = rng.integers(len(self.frames), size=int(same.sum()))
             same = self.keys[wrong] == self.keys[clips]
         rows = 3 * clips + rng.integers(3, size=len(clips))
-        return {"image": to_float(self.frames[clips]), "embedding": self.codes[rows], "wrong_image": to_float(self.frames[wrong])}
+        batch = {"image": to_float(self.frames[clips]), "embedding": self.codes[rows], "wrong_image": to_float(self.frames[wrong])}
+        if self.attributes is not None:
+            batch["attributes"] = self.attributes[clips].astype(np.int32)
+        return batch
 
 
 class HalveLearningRate(keras.callbacks.Callback):
@@ -126,7 +131,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
 
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
-                               image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
+                               image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
+                               attribute_weight=sg.attribute_weight, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
@@ -134,7 +140,10 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
     grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val_frames[shown, 0]), noise)
-    sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed)
+    if sg.attribute_weight and train.attributes is None:
+        raise ConfigError("stackgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
+    sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed,
+                               attributes=train.attributes if sg.attribute_weight else None)
     evaluation = None
     if in_training.enabled(run):
         evaluation = in_training.frame_evaluation(run, model, val_codes, caption_pool(cfg.data, "val").attributes)

@@ -167,3 +167,24 @@ def test_stage2_pytorch_losses_follow_the_port():
     expected = (b(1, real) + b(1, real_u)) / 2 + (b(0, fk) + b(0, wrong) + b(0, fake_u)) / 3
     model.generator.get_layer("ca").seed_generator.state.assign([5, 0])
     assert model.train_on_batch(batch, return_dict=True)["d_loss"] == pytest.approx(expected, rel=1e-4)
+
+
+def test_auxiliary_attribute_classifier_adds_its_terms_and_round_trips(tmp_path):
+    """stackgan.attribute_weight: D classifies the frame attributes (shape, colour, size,
+    background) of real frames; G is pushed towards its caption's."""
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=0.5, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    attributes = np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]] * 2, "int32")
+    logs = model.train_on_batch(_batch() | {"attributes": attributes}, return_dict=True)
+    plain = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", seed=0)
+    plain.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    plain.generator.set_weights(model.generator.get_weights())
+    for layer in plain.discriminator.layers:  # the same D, without the attribute head
+        layer.set_weights(model.discriminator.get_layer(layer.name).get_weights())
+    base = plain.train_on_batch(_batch(), return_dict=True)
+    assert logs["attribute_real"] > 0 and logs["attribute_fake"] > 0
+    assert logs["d_loss"] == pytest.approx(base["d_loss"] + 0.5 * logs["attribute_real"], rel=1e-4)
+    assert logs["g_loss"] == pytest.approx(base["g_loss"] + 0.5 * logs["attribute_fake"], rel=1e-4)
+    assert model.discriminator.get_layer("attribute_logits").units == 3 + 6 + 2 + 3
+    model.save(tmp_path / "aux.keras")
+    assert keras.models.load_model(tmp_path / "aux.keras", safe_mode=True).attribute_weight == 0.5
