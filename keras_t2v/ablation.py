@@ -4,8 +4,9 @@
 
 Each variant is the base config plus a few overrides, trained into <out>/<variant>: the stages
 its overrides do not touch are copied from the base run, the rest are trained, then the run is
-evaluated (`keras_t2v.evaluate`, N = --n per split). A variant whose report exists is reused, so an
-interrupted ablation continues where it stopped. The table goes to <out>/ablation.md and, with
+evaluated (`keras_t2v.evaluate`, N = --n per split). A variant's trained stages and its report
+are reused (the report only when it has the same N and evaluator), so an interrupted ablation
+continues where it stopped and a new evaluator re-scores every variant without retraining. The table goes to <out>/ablation.md and, with
 --readme, between the `<!-- ablation:start -->` and `<!-- ablation:end -->` lines of that file.
 """
 
@@ -28,6 +29,8 @@ VARIANTS = {
     "text_one_stream": ("text-conditioned, one stream (no mask / background)", ["vgan.variant=text", "vgan.two_stream=false"]),
     "text_action_words": ("text-conditioned, action words weighted x2", ["vgan.variant=text", "words.action_word_weight=2.0"]),
     "text_onehot": ("text-conditioned, one-hot attribute code (text side's upper bound)", ["vgan.variant=text", "joint.gan_code=attributes"]),
+    "text_aux": ("text-conditioned, auxiliary attribute classifiers in both GANs' D (TAC-GAN)",
+                 ["vgan.variant=text", "stackgan.attribute_weight=1.0", "vgan.attribute_weight=1.0"]),
 }
 # The first stage each setting affects (by section, then exceptions by key).
 FIRST_STAGE = {"data": "words", "words": "words", "vae": "vae", "joint": "joint", "stackgan": "stackgan", "vgan": "vgan", "train": "words"}
@@ -108,15 +111,17 @@ def main(argv=None) -> int:
     if unknown:
         parser.error(f"unknown variant {', '.join(unknown)}; choose from {', '.join(VARIANTS)}")
 
-    from keras_t2v.evaluate import evaluate
+    from keras_t2v.evaluate import default_evaluator_dir, evaluate
     from keras_t2v.train import run_stage
 
     rows = []
     for name in names:
         out_dir = Path(args.out) / name
         report = out_dir / "report" / "metrics.json"
-        if not report.exists() or json.loads(report.read_text())["protocol"]["n"] != args.n:
-            run = prepare_variant(Path(args.base), out_dir, VARIANTS[name][1])
+        run = prepare_variant(Path(args.base), out_dir, VARIANTS[name][1])
+        evaluator = str(args.evaluator_dir or default_evaluator_dir(run))
+        protocol = json.loads(report.read_text())["protocol"] if report.exists() else {}
+        if (protocol.get("n"), protocol.get("evaluator")) != (args.n, evaluator):
             print(f"[ablation] {name}: {' '.join(VARIANTS[name][1])}", flush=True)
             for stage in STAGES:
                 if stage != "stackgan2" or run.config.stackgan.stage2:

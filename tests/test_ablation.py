@@ -8,7 +8,7 @@ from keras_t2v.train import main as train
 
 
 @pytest.mark.parametrize("variant,stage", [("faithful", None), ("text", "vgan"), ("text_one_stream", "vgan"),
-                                           ("text_action_words", "vae"), ("text_onehot", "stackgan")])
+                                           ("text_action_words", "vae"), ("text_onehot", "stackgan"), ("text_aux", "stackgan")])
 def test_each_variant_retrains_from_the_first_stage_it_changes(variant, stage):
     base = get_preset("quick")
     assert first_changed_stage(base, apply_overrides(get_preset("quick"), VARIANTS[variant][1])) == stage
@@ -34,3 +34,8 @@ def test_ablation_trains_evaluates_and_writes_the_table(tmp_path):
     mtime = (onehot / "report" / "metrics.json").stat().st_mtime_ns
     assert main(args) == 0  # a finished variant is reused, not retrained
     assert (onehot / "report" / "metrics.json").stat().st_mtime_ns == mtime
+    stackgan = (onehot / "stackgan" / "stackgan.keras").stat().st_mtime_ns
+    args[args.index("--evaluator-dir") + 1] = str(tmp_path / "evaluator2")
+    assert main(args) == 0  # another evaluator: every variant is scored again, nothing retrained
+    assert json.loads((onehot / "report" / "metrics.json").read_text())["protocol"]["evaluator"] == str(tmp_path / "evaluator2")
+    assert (onehot / "stackgan" / "stackgan.keras").stat().st_mtime_ns == stackgan
