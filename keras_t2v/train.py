@@ -29,14 +29,14 @@ from keras_t2v.runs import Run  # noqa: E402
 STAGES = ("words", "vae", "joint", "stackgan", "stackgan2", "vgan")
 
 
-def record_time(run: Run, step: str, seconds: float) -> None:
-    """Adds `step`'s wall-clock seconds to <run>/timings.json (a resumed stage adds up), with the
-    machine it ran on: what the model card reports as training time."""
+def record_time(run: Run, step: str, seconds: float, resumed: bool = False) -> None:
+    """Writes `step`'s wall-clock seconds to <run>/timings.json (a resumed stage's add to what it
+    took before), with the machine it ran on: what the model card reports as training time."""
     from keras_t2v.bench import machine_name
 
     path = run.root / "timings.json"
     timings = json.loads(path.read_text()) if path.exists() else {"machine": machine_name(), "seconds": {}}
-    timings["seconds"][step] = round(timings["seconds"].get(step, 0.0) + seconds, 1)
+    timings["seconds"][step] = round((timings["seconds"].get(step, 0.0) if resumed else 0.0) + seconds, 1)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(timings, indent=1))
     os.replace(tmp, path)
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
         result = run_stage(stage, run, args.resume, args.force)
         print(result.summary(), flush=True)
         if not result.skipped:
-            record_time(run, stage, result.seconds)
+            record_time(run, stage, result.seconds, resumed=args.resume)
     if args.stage == "all" and not args.no_evaluate:
         from keras_t2v.data.records import is_shapes
         from keras_t2v.evaluate import evaluate

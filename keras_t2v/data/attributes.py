@@ -14,6 +14,7 @@ MOTIONS = ("left", "right", "up", "down", "left and right", "up and down")
 BACKGROUNDS = ("dark", "gray", "striped")
 
 ATTRIBUTE_NAMES = ("shape", "color", "size", "motion", "background")
+FRAME_ATTRIBUTES = ("shape", "color", "size", "background")  # what a single frame shows
 ATTRIBUTE_VALUES = dict(zip(ATTRIBUTE_NAMES, (SHAPES, COLORS, SIZES, MOTIONS, BACKGROUNDS)))
 NUM_VALUES = tuple(len(v) for v in ATTRIBUTE_VALUES.values())  # (3, 6, 2, 6, 3)
 NUM_COMBINATIONS = int(np.prod(NUM_VALUES))  # 648

@@ -23,10 +23,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
 from keras_t2v.data.records import split_records
 
-FRAME_ATTRIBUTES = ("shape", "color", "size", "background")
 EVALUATOR_VERSION = 2  # 2: global-max appearance features with BatchNorm (shape >= 99 %); 1: flattened conv features
 FEATURES = 128
 

@@ -17,10 +17,10 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES
 from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 
@@ -33,7 +33,7 @@ class StackGANStageI(TwoOptimizerGAN):
     with attribute_weight > 0 also "attributes" (B, 5) int, the clip's (and its caption's).
     """
 
-    FRAME_ATTRIBUTES = tuple(ATTRIBUTE_NAMES.index(a) for a in ("shape", "color", "size", "background"))
+    FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # of "attributes" (B, 5)
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
                  kl_coeff=2.0, attribute_weight=0.0, seed=None, **kwargs):
@@ -41,7 +41,7 @@ class StackGANStageI(TwoOptimizerGAN):
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
-        self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_ATTRIBUTES)
+        self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed)
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant,
@@ -70,7 +70,7 @@ class StackGANStageI(TwoOptimizerGAN):
         return (out[0], out[1]) if self.attribute_weight else (out, None)
 
     def _attribute_loss(self, logits, attributes):
-        return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_ATTRIBUTES, axis=1), self.attribute_sizes)
+        return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_COLUMNS, axis=1), self.attribute_sizes)
 
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
