@@ -181,6 +181,7 @@ def test_auxiliary_attribute_classifier_trains_both_networks_on_the_attributes(t
     model.reset_metrics()
     plain = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0)
     plain.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    plain.generator.set_weights(model.generator.get_weights())
     for layer in plain.discriminator.layers:  # the same D, without the attribute head
         layer.set_weights(model.discriminator.get_layer(layer.name).get_weights())
     base = plain.train_on_batch(_batch(True), return_dict=True)
