@@ -29,7 +29,8 @@ from keras_t2v.config import Config, load_config, save_config
 from keras_t2v.data.attributes import one_hot
 from keras_t2v.data.captions import CaptionError, parse_caption
 from keras_t2v.export import to_uint8
-from keras_t2v.models import stackgan_model, vgan_model  # noqa: F401  (registers the classes for loading)
+from keras_t2v.models import stackgan_model  # noqa: F401  (registers the classes for loading)
+from keras_t2v.models.vgan_model import generator_inputs
 from keras_t2v.runs import Run
 from keras_t2v.text.word_vectors import sentence_encoder
 
@@ -143,10 +144,6 @@ class TextToVideo:
     def num_frames(self) -> int:
         return int(self.video_generator.outputs[0].shape[1])
 
-    def _video_inputs(self, first, codes, z):
-        variant = self.config.vgan.variant
-        return {"unconditional": z, "image": first, "text": [first, codes, z]}[variant]
-
     def __call__(self, prompt, num_frames: int | None = None, seed: int = 0, num_samples: int = 1) -> TextToVideoOutput:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
@@ -162,7 +159,7 @@ class TextToVideo:
         z_image = rng.normal(size=(len(codes), self.image_generator.inputs[1].shape[-1])).astype("float32")
         first = self._numpy(self.image_generator([codes, z_image])[0])
         z_video = rng.normal(size=(len(codes), self.config.vgan.z_dim)).astype("float32")
-        video, mask, background = (self._numpy(t) for t in self.video_generator(self._video_inputs(first, codes, z_video)))
+        video, mask, background = (self._numpy(t) for t in self.video_generator(generator_inputs(self.config.vgan.variant, first, codes, z_video)))
         return TextToVideoOutput(
             frames=to_uint8(video[:, :num_frames]),
             first_frames=to_uint8(first),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -171,10 +172,7 @@ def main(argv=None) -> int:
     if megabytes > args.max_mb:
         parser.exit(2, f"error: the model is {megabytes:.1f} MB, over --max-mb {args.max_mb}; left in {staged} for inspection\n")
     (staged / "MODEL_CARD.md").write_text(model_card(run_dir, staged, args.timing_note))
-    if out.exists():
-        for old in out.iterdir():
-            old.unlink()
-        out.rmdir()
+    shutil.rmtree(out, ignore_errors=True)
     os.replace(staged, out)
     print(f"{out}: {megabytes:.1f} MB, model card {out / 'MODEL_CARD.md'}")
     if args.gallery:

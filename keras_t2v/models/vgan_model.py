@@ -41,6 +41,12 @@ def _real_logit(logits):
     return logits[:, 0] - logits[:, 1]
 
 
+def generator_inputs(variant: str, first_frame, embedding, z):
+    """What the generator of `variant` takes: z (B, Z); the first frame (B, S, S, 3); or
+    [first frame, text code (B, E), z]."""
+    return {"unconditional": z, "image": first_frame, "text": [first_frame, embedding, z]}[variant]
+
+
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
@@ -79,12 +85,9 @@ class VideoGAN(TwoOptimizerGAN):
         self.built = True
 
     def generator_inputs(self, batch_size, first_frame=None, embedding=None, z=None):
-        if self.variant == "unconditional":
-            return keras.random.normal((batch_size, self.z_dim), seed=self.noise) if z is None else z
-        if self.variant == "image":
-            return first_frame
-        z = keras.random.normal((batch_size, self.z_dim), seed=self.noise) if z is None else z
-        return [first_frame, embedding, z]
+        if z is None and self.variant != "image":
+            z = keras.random.normal((batch_size, self.z_dim), seed=self.noise)
+        return generator_inputs(self.variant, first_frame, embedding, z)
 
     def generate(self, first_frame=None, embedding=None, z=None, batch_size=None, training=False, use_ema=True):
         """-> (video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)), all in model range.
