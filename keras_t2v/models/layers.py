@@ -95,3 +95,42 @@ class TwoStreamComposite(layers.Layer):
     def call(self, inputs):
         foreground, mask, background = inputs
         return mask * foreground + (1.0 - mask) * ops.expand_dims(background, 1)
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class ConditionalBatchNorm(layers.Layer):
+    """[x (B, ..., C), condition (B, D)] -> BN(x) * (1 + gamma(condition)) + beta(condition).
+
+    Conditional batch normalisation (de Vries et al. 2017; Miyato & Koyama 2018): BatchNorm without
+    its own scale and offset, which two Dense layers read from the condition instead, so the
+    condition acts on every channel of every layer it replaces, not only at the generator's input.
+    gamma and beta start at zero: at initialisation the layer is a plain BatchNorm.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.norm = layers.BatchNormalization(momentum=0.9, epsilon=epsilon, center=False, scale=False,
+                                              synchronized=True, name="bn")
+        self.gamma = self.beta = None
+
+    def build(self, input_shape):
+        x_shape, condition_shape = input_shape
+        self.norm.build(x_shape)
+        dense = lambda name: layers.Dense(x_shape[-1], kernel_initializer="zeros", name=name)
+        self.gamma, self.beta = dense("gamma"), dense("beta")
+        self.gamma.build(condition_shape)
+        self.beta.build(condition_shape)
+
+    def call(self, inputs, training=None):
+        x, condition = inputs
+        shape = (-1,) + (1,) * (len(x.shape) - 2) + (x.shape[-1],)
+        gamma = ops.reshape(self.gamma(condition), shape)
+        beta = ops.reshape(self.beta(condition), shape)
+        return self.norm(x, training=training) * (1.0 + gamma) + beta
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}

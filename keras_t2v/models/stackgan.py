@@ -20,7 +20,7 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import ConditioningAugmentation, StopGradient, batch_norm, conv_init
+from keras_t2v.models.layers import ConditionalBatchNorm, ConditioningAugmentation, StopGradient, batch_norm, conv_init
 
 
 def _num_doublings(image_size: int, start: int = 4) -> int:
@@ -46,8 +46,9 @@ def _conv(x, filters, kernel, strides, variant, name, use_bias=False, padding="s
                          kernel_initializer=conv_init(variant), name=name)(x)
 
 
-def _bn(x, name, act=None):
-    x = batch_norm(name)(x)
+def _bn(x, name, act=None, condition=None):
+    """BN (conditional BN when given a condition (B, D)), then the activation."""
+    x = batch_norm(name)(x) if condition is None else ConditionalBatchNorm(name=name)([x, condition])
     if act == "relu":
         x = layers.ReLU(name=name + "_relu")(x)
     elif act == "lrelu":
@@ -55,19 +56,19 @@ def _bn(x, name, act=None):
     return x
 
 
-def _up_conv(x, filters, variant, n: _Namer, act="relu", bn=True):
+def _up_conv(x, filters, variant, n: _Namer, act="relu", bn=True, condition=None):
     """Nearest-neighbour x2, conv3x3, [BN], [activation]."""
     x = layers.UpSampling2D(2, interpolation="nearest", name=n("up"))(x)
     x = _conv(x, filters, 3, 1, variant, n("conv"))
-    return _bn(x, n("bn"), act) if bn else x
+    return _bn(x, n("bn"), act, condition) if bn else x
 
 
-def _bottleneck(x, inner, variant, n: _Namer, act):
+def _bottleneck(x, inner, variant, n: _Namer, act, condition=None):
     """TF residual branch: conv1x1 inner, BN, act; conv3x3 inner, BN, act; conv3x3 out, BN; add; act."""
     out = x.shape[-1]
-    h = _bn(_conv(x, inner, 1, 1, variant, n("conv")), n("bn"), act)
-    h = _bn(_conv(h, inner, 3, 1, variant, n("conv")), n("bn"), act)
-    h = _bn(_conv(h, out, 3, 1, variant, n("conv")), n("bn"))
+    h = _bn(_conv(x, inner, 1, 1, variant, n("conv")), n("bn"), act, condition)
+    h = _bn(_conv(h, inner, 3, 1, variant, n("conv")), n("bn"), act, condition)
+    h = _bn(_conv(h, out, 3, 1, variant, n("conv")), n("bn"), None, condition)
     x = layers.Add(name=n("add"))([x, h])
     return layers.ReLU(name=n("relu"))(x) if act == "relu" else layers.LeakyReLU(0.2, name=n("lrelu"))(x)
 
@@ -78,42 +79,57 @@ def _fc(units, variant, name, use_bias=True):
 
 
 def stage1_generator(embed_dim: int, c_dim: int = 128, z_dim: int = 100, gf_dim: int = 128, image_size: int = 64,
-                     variant: str = "tf", seed=None) -> keras.Model:
-    """[embedding (B, E), z (B, z_dim)] -> [image (B, S, S, 3) in [-1, 1], mu (B, c_dim), log_sigma (B, c_dim)]."""
+                     variant: str = "tf", seed=None, conditional_bn: bool = False) -> keras.Model:
+    """[embedding (B, E), z (B, z_dim)] -> [image (B, S, S, 3) in [-1, 1], mu (B, c_dim), log_sigma (B, c_dim)].
+
+    conditional_bn (a deviation, off in the originals): every BatchNorm after the input FC takes its
+    scale and offset from the CA code c, so the text acts at every scale, not only at the input.
+    """
     n = _Namer("g1")
     embedding = keras.Input((embed_dim,), name="embedding")
     z = keras.Input((z_dim,), name="z")
     c, mu, log_sigma = ConditioningAugmentation(c_dim, variant, seed, name="ca")(embedding)
+    cond = c if conditional_bn else None
     ups = _num_doublings(image_size)
     ngf = gf_dim * 8
     if variant == "tf":
         x = layers.Concatenate(name="c_z")([c, z])
         x = _fc(4 * 4 * ngf, variant, "fc")(x)
         x = layers.Reshape((4, 4, ngf), name="to_4x4")(_bn(x, "fc_bn"))
-        x = _bottleneck(x, gf_dim * 2, variant, n, "relu")
+        x = _bottleneck(x, gf_dim * 2, variant, n, "relu", cond)
         widths = [gf_dim * 4, gf_dim * 2, gf_dim][: ups - 1]
         for i, width in enumerate(widths):
             if i == 0:  # node2_0: conv + BN without ReLU, then the second bottleneck block
-                x = _up_conv(x, width, variant, n, act=None)
-                x = _bottleneck(x, gf_dim, variant, n, "relu")
+                x = _up_conv(x, width, variant, n, act=None, condition=cond)
+                x = _bottleneck(x, gf_dim, variant, n, "relu", cond)
             else:
-                x = _up_conv(x, width, variant, n)
+                x = _up_conv(x, width, variant, n, condition=cond)
         x = _up_conv(x, 3, variant, n, bn=False)
     else:
         x = layers.Concatenate(name="z_c")([z, c])
         x = _fc(4 * 4 * ngf, variant, "fc", use_bias=False)(x)
         x = layers.Reshape((4, 4, ngf), name="to_4x4")(_bn(x, "fc_bn", "relu"))
         for i in range(ups):
-            x = _up_conv(x, ngf // 2 ** (i + 1), variant, n)
+            x = _up_conv(x, ngf // 2 ** (i + 1), variant, n, condition=cond)
         x = _conv(x, 3, 3, 1, variant, n("conv"))
     image = layers.Activation("tanh", name="image")(x)
     return keras.Model([embedding, z], [image, mu, log_sigma], name="stage1_generator")
 
 
-def _conditional_head(x, condition, c_dim, df8, variant, n: _Namer):
-    """Tile the condition to 4x4, concat, conv (1x1 TF / 3x3 PT) df*8, BN, LReLU, conv4x4/4 -> logit."""
+def _conditional_head(x, condition, c_dim, df8, variant, n: _Namer, projection=False):
+    """Tile the condition to 4x4, concat, conv (1x1 TF / 3x3 PT) df*8, BN, LReLU, conv4x4/4 -> logit.
+
+    projection (a deviation, Miyato & Koyama 2018): the logit is instead a linear function of the
+    4x4 features plus the inner product of the pooled features with a projection of the condition,
+    so D scores how well what the frame shows matches every component of the text code.
+    """
     if variant == "tf":  # D's own FC on the raw embedding
         condition = layers.LeakyReLU(0.2, name="text_lrelu")(_fc(c_dim, variant, "text_fc")(condition))
+    if projection:
+        unconditional = _fc(1, variant, "logit_fc")(layers.Flatten(name="features")(x))
+        pooled = layers.GlobalAveragePooling2D(name="feature_pool")(x)
+        matching = layers.Dot(axes=1, name="projection")([pooled, _fc(df8, variant, "text_projection", use_bias=False)(condition)])
+        return layers.Add(name="logit")([unconditional, matching])
     tiled = layers.UpSampling2D(4, name="tile_4x4")(layers.Reshape((1, 1, c_dim), name="text_1x1")(condition))
     h = layers.Concatenate(name="image_text")([x, tiled])
     h = _bn(_conv(h, df8, 1 if variant == "tf" else 3, 1, variant, n("conv")), n("bn"), "lrelu")
@@ -122,11 +138,11 @@ def _conditional_head(x, condition, c_dim, df8, variant, n: _Namer):
 
 
 def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, image_size: int = 64, variant: str = "tf",
-                         attribute_classes: int = 0) -> keras.Model:
+                         attribute_classes: int = 0, projection: bool = False) -> keras.Model:
     """[image (B, S, S, 3), condition (B, cond_dim)] -> logit (B, 1).
 
     The condition is the raw text embedding (TF: D has its own FC to c_dim) or the generator's CA
-    mean mu (PyTorch, cond_dim = c_dim). With attribute_classes > 0 a second output, attribute
+    mean mu (PyTorch, cond_dim = c_dim); `projection`: see _conditional_head. With attribute_classes > 0 a second output, attribute
     logits (B, attribute_classes) from the pooled 4x4 image features: an auxiliary classifier.
     """
     n = _Namer("d1")
@@ -147,7 +163,7 @@ def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, imag
             x = _bn(x, n("bn"), "lrelu")
     if variant == "tf":
         x = _bottleneck(x, df_dim * 2, variant, n, "lrelu")
-    logit = _conditional_head(x, condition, c_dim, df_dim * 8, variant, n)
+    logit = _conditional_head(x, condition, c_dim, df_dim * 8, variant, n, projection)
     if attribute_classes:
         pooled = layers.GlobalAveragePooling2D(name="attribute_pool")(x)
         logit = [logit, layers.Dense(attribute_classes, name="attribute_logits")(pooled)]

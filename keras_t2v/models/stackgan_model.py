@@ -9,6 +9,8 @@ port reuses the step's fakes for the G update; the TF original draws z again; bo
 With `attribute_weight` > 0 (Stage-I, a deviation: TAC-GAN's auxiliary classifier) D also
 classifies a frame's shape, colour, size and background; D adds attribute_weight * CE(real frame
 -> its attributes), G adds attribute_weight * CE(fake -> its caption's attributes).
+`conditional_bn` and `projection_d` (deviations) condition G's every BatchNorm on the CA code and
+make D a projection discriminator; see models/stackgan.py.
 """
 
 from __future__ import annotations
@@ -36,16 +38,18 @@ class StackGANStageI(TwoOptimizerGAN):
     FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # of "attributes" (B, 5)
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
-                 kl_coeff=2.0, attribute_weight=0.0, seed=None, **kwargs):
+                 kl_coeff=2.0, attribute_weight=0.0, conditional_bn=False, projection_d=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
-                             image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight, seed=seed)
+                             image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
+                             conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)
-        self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed)
+        self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant,
-                                                  attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0)
+                                                  attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0,
+                                                  projection=projection_d)
         self.noise = ReplicaSeedGenerator(None if seed is None else seed + 1)
         self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong") + (("attribute_real", "attribute_fake") if attribute_weight else ()))
         self.built = True
