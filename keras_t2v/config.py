@@ -79,7 +79,7 @@ class JointConfig:
     dropout: float = 0.5
     activation: str = "relu"  # of both towers' output (faithful); "linear" avoids dead, collapsed codes
     finetune_vae: bool = False  # train the VAE encoder inside the text tower (the original froze it)
-    frame_tower: str = "xception"  # "xception" (paper) or "cnn" (small, quick/tiny)
+    frame_tower: str = "xception"  # "xception" (paper), "cnn" (small, quick/tiny) or "cnn_pool" (conv + BN, global max pool)
     cnn_filters: int = 32
     xception_weights: str = ""  # a weights file the user provides; nothing is downloaded
     margin: float = 1.0

@@ -8,8 +8,10 @@ Two towers map a caption and a frame into one space where a matching pair is clo
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
 
 Backbones: "xception" (paper: keras.applications.Xception with its 1000-way top, 299x299 input
-fed raw 0-255 pixels as the original did; weights=None or a file the user provides) or "cnn" (a
-small strided CNN for the quick and tiny presets).
+fed raw 0-255 pixels as the original did; weights=None or a file the user provides), "cnn" (a
+small strided CNN, flattened, for the quick and tiny presets) or "cnn_pool" (strided conv + BN
+blocks and a global max pool: the object is recognised wherever it is, as the evaluator's frame
+classifier does).
 
 Loss (2017 Keras mnist_siamese convention, y = 1 for a matching pair):
     d = sqrt(max(sum((a - b)^2), eps)),   L = mean(y d^2 + (1 - y) max(margin - d, 0)^2)
@@ -72,8 +74,15 @@ def build_frame_backbone(kind: str, image_size: int, cnn_filters: int = 32) -> k
             x = layers.Conv2D(cnn_filters * mult, 4, strides=2, padding="same", name=f"conv{i + 1}")(x)
             x = layers.LeakyReLU(0.2, name=f"lrelu{i + 1}")(x)
         features = layers.Flatten(name="flatten")(x)
+    elif kind == "cnn_pool":
+        x = frame
+        for i, mult in enumerate((1, 2, 4, 4)):
+            x = layers.Conv2D(cnn_filters * mult, 3, strides=2, padding="same", use_bias=False, name=f"conv{i + 1}")(x)
+            x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+            x = layers.LeakyReLU(0.2, name=f"lrelu{i + 1}")(x)
+        features = layers.GlobalMaxPooling2D(name="max_pool")(x)
     else:
-        raise ValueError(f"unknown frame tower {kind!r}; expected 'xception' or 'cnn'")
+        raise ValueError(f"unknown frame tower {kind!r}; expected 'xception', 'cnn' or 'cnn_pool'")
     return keras.Model(frame, features, name=f"{kind}_backbone")
 
 

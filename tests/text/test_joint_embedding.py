@@ -43,6 +43,17 @@ def test_tower_shapes_and_frozen_vae():
     assert d.shape == (3,)
 
 
+@pytest.mark.parametrize("size", [16, 64])
+def test_pooled_cnn_tower_has_one_feature_per_channel_at_any_size(size):
+    """frame_tower="cnn_pool": conv + BN blocks, then a global max pool over where the object is."""
+    model = JointEmbedding(**TINY | {"frame_tower": "cnn_pool", "image_size": size})
+    backbone = model.frame_tower.get_layer("cnn_pool_backbone")
+    assert backbone.output_shape == (None, 4 * 4)  # cnn_filters x 4, whatever the frame size
+    assert model.frame_tower.output_shape == (None, 8)
+    d = model((np.zeros((3, 40), "float32"), np.zeros((3, size, size, 3), "float32")), training=True)
+    assert d.shape == (3,)
+
+
 def _tiny_pairs(seed=0, count=64, hard=False):
     data = get_preset("tiny").data
     frames, keys, attributes = collect_key_frames(generate_records(data.seed, "train", count, 16, 8))
