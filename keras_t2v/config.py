@@ -131,6 +131,7 @@ class VGANConfig:
     ema_decay: float = 0.0  # > 0: keep an exponential moving average of G's weights for sampling and evaluation
     stackgan_first_frames: float = 0.0  # share of training examples conditioned on a StackGAN frame of their caption
     attribute_weight: float = 0.0  # > 0 (text variant, shapes data): D's auxiliary attribute classifier (TAC-GAN) and its loss weight
+    conditional_bn: bool = False  # text variant: G's BatchNorms take scale and offset from the text code (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

@@ -25,7 +25,7 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import TwoStreamComposite, batch_norm
+from keras_t2v.models.layers import ConditionalBatchNorm, TwoStreamComposite, batch_norm
 
 VARIANTS = ("unconditional", "image", "text")
 INIT = keras.initializers.RandomNormal(0.0, 0.01)
@@ -38,18 +38,21 @@ def _doublings(image_size: int, frames: int) -> int:
     return int(n)
 
 
-def _up2d(x, filters, name, act="relu", bn=True):
+def _up2d(x, filters, name, act="relu", bn=True, condition=None):
     x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
-    return _finish(x, name, act, bn)
+    return _finish(x, name, act, bn, condition=condition)
 
 
-def _up3d(x, filters, name, act="relu", bn=True):
+def _up3d(x, filters, name, act="relu", bn=True, condition=None):
     x = layers.Conv3DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
-    return _finish(x, name, act, bn)
+    return _finish(x, name, act, bn, condition=condition)
 
 
-def _finish(x, name, act, bn, epsilon=1e-5):
-    if bn:
+def _finish(x, name, act, bn, epsilon=1e-5, condition=None):
+    """[BN, or conditional BN on `condition` (B, D)], then the activation."""
+    if bn and condition is not None:
+        x = ConditionalBatchNorm(epsilon, name=name + "_bn")([x, condition])
+    elif bn:
         x = batch_norm(name + "_bn", epsilon)(x)
     if act == "relu":
         return layers.ReLU(name=name + "_relu")(x)
@@ -91,9 +94,13 @@ def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_
     return keras.Model(z, [video, mask, background], name="vgan_generator")
 
 
-def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0) -> keras.Model:
+def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
+                          conditional_bn=False) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
-    -> [video (B, T, S, S, 3), mask, background]."""
+    -> [video (B, T, S, S, 3), mask, background].
+
+    conditional_bn (text variant, a deviation): every BatchNorm of both decoding streams takes its
+    scale and offset from the text code, so the caption acts at every scale and every time step."""
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
@@ -103,9 +110,11 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     for i, w in enumerate(enc_widths):
         x = layers.Conv2D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"enc{i + 1}")(x)
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
+    condition = None
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         z = keras.Input((z_dim,), name="z")
+        condition = text if conditional_bn else None
         inputs += [text, z]
         t = layers.Concatenate(name="text_z")([text, z])
         t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=INIT, name="text_project")(t)
@@ -114,13 +123,13 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     code_width = enc_widths[-1]
     b = x
     for i, w in enumerate(dec_widths):
-        b = _up2d(b, w, f"bg_up{i + 1}")
+        b = _up2d(b, w, f"bg_up{i + 1}", condition=condition)
     background = _up2d(b, 3, "bg_out", act="tanh", bn=False)
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
-    f = _finish(f, "fg_time", "relu", True)
+    f = _finish(f, "fg_time", "relu", True, condition=condition)
     for i, w in enumerate(dec_widths):
-        f = _up3d(f, w, f"fg_up{i + 1}")
+        f = _up3d(f, w, f"fg_up{i + 1}", condition=condition)
     foreground, mask = _heads(f)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
