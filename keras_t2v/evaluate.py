@@ -2,6 +2,7 @@
 
     python -m keras_t2v.evaluate --run-dir runs/quick            # N = 512 per split
     python -m keras_t2v.evaluate --run-dir runs/tiny --n 64 --evaluator-epochs 3
+    python -m keras_t2v.evaluate --run-dir runs/x --stage stackgan   # Stage-I frames only -> report/stage1.json
 
 Writes report/metrics.json, report/README.md, report/curves.png (every stage's loss and metric
 curves, from the TensorBoard logs) and report/samples/ (GIFs and a frame strip of a fixed caption
@@ -97,23 +98,59 @@ def chance(names) -> dict:
     return levels
 
 
-def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int = 12, batch: int = 32) -> dict:
-    from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES, Evaluator, train_evaluator
+def _load_evaluator(run_dir: str, evaluator_dir: str | None, evaluator_epochs: int | None):
+    """(run, evaluator, its directory, its report); trains the evaluator the first time."""
+    from keras_t2v.evaluation.in_training import load_or_train_evaluator
+
+    run = Run.load(run_dir)
+    if not is_shapes(run.config.data):
+        raise SystemExit(f"{run_dir}: the evaluation measures Captioned Moving Shapes attributes; this run trains on imported clips")
+    ev_dir = Path(evaluator_dir) if evaluator_dir else default_evaluator_dir(run)
+    evaluator = load_or_train_evaluator(run, evaluator_epochs, ev_dir)
+    return run, evaluator, ev_dir, json.loads((ev_dir / "evaluator.json").read_text())
+
+
+def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None) -> dict:
+    """StackGAN Stage-I frames alone (issue 6's report), for runs trained up to the stackgan stage:
+    the frame evaluator's attribute accuracy on one frame per caption (the first caption of clips
+    0..n-1 of test and test_unseen, noise and CA noise from seed 0). Writes report/stage1.json."""
+    import keras
+
+    from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
+    from keras_t2v.models.stackgan_training import text_codes
+
+    run, evaluator, ev_dir, evaluator_report = _load_evaluator(run_dir, evaluator_dir, evaluator_epochs)
+    model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", "the Stage-I evaluation"), safe_mode=True)
+    state = model.generator.get_layer("ca").seed_generator.state
+    state.assign(np.zeros(2, np.asarray(state).dtype))
+    columns = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
+    metrics = {"protocol": {"n": n, "seed": 0, "captions": "first caption of clips 0..n-1 of each split",
+                            "evaluator": str(ev_dir), "evaluator_accuracy_on_real": evaluator_report["accuracy"]},
+               "splits": {}}
+    for split in ("test", "test_unseen"):
+        codes, _ = text_codes(run, split)
+        count = min(n, len(codes) // 3)
+        _, attributes, _ = real_clips(run, split, count)
+        z = np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
+        frames = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64]))
+                                 for i in range(0, count, 64)])
+        _, predicted = evaluator.predict_frame(frames)
+        metrics["splits"][split] = {"stage1_frame_accuracy": accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES),
+                                    "chance": chance(FRAME_ATTRIBUTES)}
+    (run.root / "report").mkdir(exist_ok=True)
+    (run.root / "report" / "stage1.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
+
+
+def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None, batch: int = 32) -> dict:
+    from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
     from keras_t2v.evaluation.curves import plot_curves
     from keras_t2v.evaluation.metrics import frechet_distance, kernel_distance, precision_recall
     from keras_t2v.evaluation.motion import classify_motion
     from keras_t2v.export import export_to_gif, frame_strip, save_image
     from keras_t2v.pipeline import TextToVideo
 
-    run = Run.load(run_dir)
-    if not is_shapes(run.config.data):
-        raise SystemExit(f"{run_dir}: the evaluation measures Captioned Moving Shapes attributes; this run trains on imported clips")
-    ev_dir = Path(evaluator_dir) if evaluator_dir else default_evaluator_dir(run)
-    if not (ev_dir / "video_evaluator.keras").exists():
-        print(f"training the evaluator into {ev_dir} (once per data configuration)", flush=True)
-        train_evaluator(run.config.data, ev_dir, train_count=min(run.config.data.train_size, 4096), epochs=evaluator_epochs)
-    evaluator = Evaluator.load(ev_dir)
-    evaluator_report = json.loads((ev_dir / "evaluator.json").read_text())
+    run, evaluator, ev_dir, evaluator_report = _load_evaluator(run_dir, evaluator_dir, evaluator_epochs)
     pipe = TextToVideo.from_pretrained(run_dir)
 
     metrics = {"protocol": {"n": n, "seed": 0, "captions": "first caption of clips 0..n-1 of each split",
@@ -207,8 +244,17 @@ def main(argv=None) -> int:
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--n", type=int, default=512, help="captions per split")
     parser.add_argument("--evaluator-dir", default=None)
-    parser.add_argument("--evaluator-epochs", type=int, default=12, help="epochs of the evaluator classifiers when they are first trained")
+    parser.add_argument("--evaluator-epochs", type=int, default=None,
+                        help="epochs of the evaluator classifiers when they are first trained (default: EVALUATOR_EPOCHS)")
+    parser.add_argument("--stage", choices=("all", "stackgan"), default="all",
+                        help="stackgan: score Stage-I frames only (a run trained up to the stackgan stage)")
     args = parser.parse_args(argv)
+    if args.stage == "stackgan":
+        metrics = evaluate_stage1(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs)
+        for split, values in metrics["splits"].items():
+            accuracy = values["stage1_frame_accuracy"]
+            print(f"{split}: " + ", ".join(f"{name} {value:.3f}" for name, value in accuracy.items()))
+        return 0
     metrics = evaluate(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs)
     print(markdown_report(Run.load(args.run_dir), metrics))
     return 0

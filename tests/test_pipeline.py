@@ -132,6 +132,20 @@ def test_evaluate_writes_the_report(run_dir, tmp_path):
     assert curves.shape[0] >= 4 * 3 * 80 and "![](curves.png)" in text
 
 
+def test_evaluate_stage1_scores_stackgan_frames(run_dir, tmp_path, capsys):
+    from keras_t2v.evaluate import main as evaluate_main
+
+    assert evaluate_main(["--run-dir", str(run_dir), "--stage", "stackgan", "--n", "16",
+                          "--evaluator-dir", str(tmp_path / "evaluator"), "--evaluator-epochs", "1"]) == 0
+    metrics = json.loads((run_dir / "report" / "stage1.json").read_text())
+    for split in ("test", "test_unseen"):
+        accuracy = metrics["splits"][split]["stage1_frame_accuracy"]
+        assert set(accuracy) == {"shape", "color", "size", "background", "all"}
+        assert all(0.0 <= v <= 1.0 for v in accuracy.values())
+        assert metrics["splits"][split]["chance"]["color"] == pytest.approx(1 / 6)
+    assert "test_unseen: shape" in capsys.readouterr().out
+
+
 def test_curves_are_read_back_from_tensorboard(run_dir):
     from keras_t2v.evaluation.curves import read_curves
 

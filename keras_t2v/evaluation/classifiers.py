@@ -28,6 +28,7 @@ from keras_t2v.data.records import split_records
 
 EVALUATOR_VERSION = 2  # 2: global-max appearance features with BatchNorm (shape >= 99 %); 1: flattened conv features
 FEATURES = 128
+EVALUATOR_EPOCHS = 12  # training epochs when an evaluator is first trained
 
 
 def _heads(features, names):

@@ -15,13 +15,15 @@ epoch), recall near 0 (precision/recall, k = 3), or the same output for two nois
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES
 from keras_t2v.data.records import caption_rows
-from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES, Evaluator, train_evaluator
+from keras_t2v.evaluation.classifiers import EVALUATOR_EPOCHS, FRAME_ATTRIBUTES, Evaluator, train_evaluator
 from keras_t2v.evaluation.metrics import kernel_distance, precision_recall
 from keras_t2v.export import to_float
 
@@ -45,13 +47,16 @@ def checkpoint_monitor(run) -> dict:
     return {"monitor": "eval_all", "mode": "max"} if enabled(run) else {}
 
 
-def load_or_train_evaluator(run, epochs: int = 12) -> Evaluator:
+def load_or_train_evaluator(run, epochs: int | None = None, directory=None) -> Evaluator:
+    """The evaluator of `directory` (default: the run's shared one), trained there on first use
+    for `epochs` (default EVALUATOR_EPOCHS)."""
     from keras_t2v.evaluate import default_evaluator_dir
 
-    directory = default_evaluator_dir(run)
+    directory = Path(directory) if directory else default_evaluator_dir(run)
     if not (directory / "video_evaluator.keras").exists():
         print(f"training the evaluator into {directory} (once per data configuration)", flush=True)
-        train_evaluator(run.config.data, directory, train_count=min(run.config.data.train_size, 4096), epochs=epochs)
+        train_evaluator(run.config.data, directory, train_count=min(run.config.data.train_size, 4096),
+                        epochs=epochs or EVALUATOR_EPOCHS)
     return Evaluator.load(directory)
 
 
