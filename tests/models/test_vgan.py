@@ -191,7 +191,7 @@ def test_auxiliary_attribute_classifier_trains_both_networks_on_the_attributes(t
     model.save(tmp_path / "aux.keras")
     loaded = keras.models.load_model(tmp_path / "aux.keras", safe_mode=True)
     assert loaded.attribute_weight == 1.0 and len(loaded.discriminator.outputs) == 2
-    with pytest.raises(ValueError, match="attribute_weight needs the text variant"):
+    with pytest.raises(ValueError, match="attribute_weight and conditional_bn need the text variant"):
         VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, attribute_weight=1.0)
 
 
