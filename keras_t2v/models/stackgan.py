@@ -142,8 +142,9 @@ def stage1_discriminator(cond_dim: int, c_dim: int = 128, df_dim: int = 64, imag
     """[image (B, S, S, 3), condition (B, cond_dim)] -> logit (B, 1).
 
     The condition is the raw text embedding (TF: D has its own FC to c_dim) or the generator's CA
-    mean mu (PyTorch, cond_dim = c_dim); `projection`: see _conditional_head. With attribute_classes > 0 a second output, attribute
-    logits (B, attribute_classes) from the pooled 4x4 image features: an auxiliary classifier.
+    mean mu (PyTorch, cond_dim = c_dim); `projection`: see _conditional_head. With
+    attribute_classes > 0 a second output, attribute logits (B, attribute_classes) from the pooled
+    4x4 image features: an auxiliary classifier.
     """
     n = _Namer("d1")
     image = keras.Input((image_size, image_size, 3), name="image")
