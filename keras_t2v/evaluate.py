@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 
 from keras_t2v.config import to_dict  # noqa: E402
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES  # noqa: E402
-from keras_t2v.data.records import is_shapes, split_records  # noqa: E402
+from keras_t2v.data.records import caption_pool, is_shapes, split_records  # noqa: E402
 from keras_t2v.export import to_float  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
@@ -130,7 +130,7 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
     for split in ("test", "test_unseen"):
         codes, _ = text_codes(run, split)
         count = min(n, len(codes) // 3)
-        _, attributes, _ = real_clips(run, split, count)
+        attributes = caption_pool(run.config.data, split).attributes[:count]  # no video rendered
         z = np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
         frames = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64]))
                                  for i in range(0, count, 64)])

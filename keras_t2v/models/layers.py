@@ -20,11 +20,13 @@ def conv_init(variant: str):
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
-def batch_norm(name: str, epsilon: float = 1e-5) -> layers.BatchNormalization:
+def batch_norm(name: str, epsilon: float = 1e-5, affine: bool = True) -> layers.BatchNormalization:
     """BN as both StackGANs and the VGAN generator: gamma ~ N(1, 0.02), momentum 0.9 (= 0.1 in torch).
-    Synchronized: under tf.distribute the statistics are those of the global batch, as on one device."""
+    Synchronized: under tf.distribute the statistics are those of the global batch, as on one device.
+    affine=False: no gamma and beta of its own (ConditionalBatchNorm supplies them)."""
     return layers.BatchNormalization(
-        momentum=0.9, epsilon=epsilon, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), synchronized=True, name=name
+        momentum=0.9, epsilon=epsilon, center=affine, scale=affine,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), synchronized=True, name=name
     )
 
 
@@ -110,8 +112,7 @@ class ConditionalBatchNorm(layers.Layer):
     def __init__(self, epsilon: float = 1e-5, **kwargs):
         super().__init__(**kwargs)
         self.epsilon = epsilon
-        self.norm = layers.BatchNormalization(momentum=0.9, epsilon=epsilon, center=False, scale=False,
-                                              synchronized=True, name="bn")
+        self.norm = batch_norm("bn", epsilon, affine=False)
         self.gamma = self.beta = None
 
     def build(self, input_shape):
