@@ -11,7 +11,7 @@ from keras_t2v.stages import dtype_policy
 from keras_t2v.train import main as train
 
 
-def test_bfloat16_step_matches_float32_within_a_percent():
+def test_bfloat16_step_matches_float32_within_three_percent():
     rng = np.random.default_rng(0)
     batch = {"video": rng.uniform(-1, 1, (4, 8, 16, 16, 3)).astype("float32"), "embedding": rng.normal(size=(4, 6)).astype("float32"),
              "wrong_embedding": rng.normal(size=(4, 6)).astype("float32")}
@@ -25,8 +25,10 @@ def test_bfloat16_step_matches_float32_within_a_percent():
         assert all(w.dtype == "float32" for w in model.generator.weights)  # weights stay float32
         logs[precision] = model.train_on_batch(batch, return_dict=True)
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    # bfloat16 keeps 8 significand bits (unit roundoff 2^-8, 0.4 %). Through the D and G stacks the losses
+    # moved by up to 0.6 % on one CPU and 1.2 % on another (oneDNN picks different kernels), hence 3 %.
     for key, value in logs["float32"].items():
-        assert logs["mixed_bfloat16"][key] == pytest.approx(value, rel=0.01, abs=1e-3), key
+        assert logs["mixed_bfloat16"][key] == pytest.approx(value, rel=0.03, abs=1e-3), key
     with pytest.raises(ValueError, match="train.precision must be one of"):
         with dtype_policy("float16"):
             pass

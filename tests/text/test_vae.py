@@ -64,7 +64,8 @@ def test_save_load_round_trip_with_optimizer_state(tmp_path):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     vae.encoder.save(tmp_path / "encoder.keras")
     encoder = keras.models.load_model(tmp_path / "encoder.keras", safe_mode=True)
-    np.testing.assert_array_equal(encoder.predict(X, verbose=0)[0], keras.ops.convert_to_numpy(vae.encode(X)))
+    # Same call on both sides: predict() in batches of 32 and one call on all 48 rows may round differently.
+    np.testing.assert_array_equal(encoder.predict(X, verbose=0)[0], vae.encoder.predict(X, verbose=0)[0])
 
 
 def test_sampling_statistics_and_seed():
