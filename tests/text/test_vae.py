@@ -65,8 +65,9 @@ def test_save_load_round_trip_with_optimizer_state(tmp_path):
     vae.encoder.save(tmp_path / "encoder.keras")
     encoder = keras.models.load_model(tmp_path / "encoder.keras", safe_mode=True)
     # Same call on both sides: predict() in batches of 32 and one call on all 48 rows may round differently.
-    np.testing.assert_array_equal(encoder.predict(X, verbose=0)[0], vae.encoder.predict(X, verbose=0)[0])
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(vae.encode(X)), encoder.predict(X, verbose=0)[0], rtol=0, atol=1e-6)
+    loaded_mean = encoder.predict(X, verbose=0)[0]
+    np.testing.assert_array_equal(loaded_mean, vae.encoder.predict(X, verbose=0)[0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(vae.encode(X)), loaded_mean, rtol=0, atol=1e-6)
 
 
 def test_sampling_statistics_and_seed():
