@@ -39,6 +39,14 @@ def test_gan_stages_log_samples_every_epoch(run_dir):
     assert set(timings["seconds"]) == {"words", "vae", "joint", "stackgan", "stackgan2", "vgan"} and "cores" in timings["machine"]
 
 
+def test_joint_report_has_retrieval_and_attribute_probes(run_dir):
+    report = json.loads((run_dir / "joint" / "report.json").read_text())
+    assert report["retrieval_val"]["candidates"] == 16  # the tiny val split holds 16 clips
+    for code in ("probe_text_code", "probe_frame_code"):
+        assert set(report[code]) == {"shape", "color", "size", "motion", "background"}, code
+        assert all(0.0 <= v <= 1.0 for v in report[code].values()), code
+
+
 def test_text_to_video(run_dir):
     pipe = TextToVideo.from_pretrained(run_dir)
     out = pipe([PROMPT, "the tiny green disk is sliding to the right over stripes"], seed=3, num_samples=2)

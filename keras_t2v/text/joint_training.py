@@ -3,7 +3,8 @@
 Outputs in the run directory:
     joint/joint.keras          the trained JointEmbedding (both towers)
     joint/text_encoder.keras   sentence (B, 7500) -> text code (B, embed): what the GANs condition on
-    joint/report.json          final metrics and retrieval R@1/5/10 on val (100 candidates)
+    joint/report.json          final metrics, retrieval R@1/5/10 on val (100 candidates) and, for
+                               Captioned Moving Shapes, which attributes the text and frame codes keep
     logs/joint/                TensorBoard scalars and the projector (text and frame codes, sprite)
 """
 
@@ -25,6 +26,7 @@ from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage,
 from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
 from keras_t2v.export import to_float
 from keras_t2v.text.pairs import KeyFrames, PairSampler, collect_key_frames
+from keras_t2v.text.probe import probe_accuracy
 from keras_t2v.text.training import sentence_matrix
 
 PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
@@ -48,10 +50,26 @@ def key_frames(run: Run, split: str) -> KeyFrames:
 
 
 def codes(model: JointEmbedding, sentences: np.ndarray, frames: np.ndarray, batch: int = 256):
-    """(text codes, frame codes) of aligned sentences (N, D) and float frames (N, S, S, 3)."""
+    """(text codes, frame codes) of sentences (N, D) and float frames (M, S, S, 3)."""
     text = np.asarray(model.text_tower.predict(sentences, batch_size=batch, verbose=0), np.float32)
     frame = np.asarray(model.frame_tower.predict(frames, batch_size=batch, verbose=0), np.float32)
     return text, frame
+
+
+def attribute_probes(model: JointEmbedding, sentences: np.ndarray, key_frames: KeyFrames) -> dict:
+    """Held-out accuracy of an MLP probe reading the five attributes from the text codes of every
+    caption (sentences (3N, D), row 3i + j = caption j of clip i) and from the frame codes of the
+    clips' first frames; {} for imported clips, which have no attribute labels.
+
+    Retrieval can only use what both codes keep: an attribute at chance on either side is lost.
+    """
+    if (key_frames.attributes < 0).any():
+        return {}
+    text, frame = codes(model, sentences, to_float(key_frames.frames[:, 0]))
+    return {
+        "probe_text_code": probe_accuracy(text, np.repeat(key_frames.attributes, 3, axis=0)),
+        "probe_frame_code": probe_accuracy(frame, key_frames.attributes),
+    }
 
 
 def sprite(frames: np.ndarray) -> tuple[np.ndarray, int]:
@@ -111,5 +129,6 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
 
     model.text_tower.save(out / "text_encoder.keras")
     save_final(model, final)
-    (out / "report.json").write_text(json.dumps({"final": logs, "retrieval_val": retrieval}, indent=1))
+    probes = attribute_probes(model, train_sentences, train_key_frames)
+    (out / "report.json").write_text(json.dumps({"final": logs, "retrieval_val": retrieval, **probes}, indent=1))
     return StageResult("joint", time.time() - start, {**logs, **{k: v for k, v in retrieval.items() if "R@" in k}})
