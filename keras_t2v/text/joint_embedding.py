@@ -4,6 +4,7 @@ Two towers map a caption and a frame into one space where a matching pair is clo
 
     text:  sentence (B, 7500) -> frozen VAE encoder z_mean (B, latent)
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
+           (text_input="words": the head reads the sentence vector itself, no VAE)
     frame: frame (B, S, S, 3) in [-1, 1] -> backbone
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
 
@@ -13,8 +14,13 @@ small strided CNN, flattened, for the quick and tiny presets) or "cnn_pool" (str
 blocks and a global max pool: the object is recognised wherever it is, as the evaluator's frame
 classifier does).
 
-Loss (2017 Keras mnist_siamese convention, y = 1 for a matching pair):
-    d = sqrt(max(sum((a - b)^2), eps)),   L = mean(y d^2 + (1 - y) max(margin - d, 0)^2)
+Losses, over d = sqrt(max(sum((a - b)^2), eps)):
+- "contrastive" (faithful; the 2017 Keras mnist_siamese convention, y = 1 for a matching pair), on
+  sampled pairs:  L = mean(y d^2 + (1 - y) max(margin - d, 0)^2);
+- "infonce" (deviation; CPC, van den Oord et al. 2018, and CLIP's symmetric form), on a batch of B
+  clips, one caption and one key frame each: every other clip's frame is a negative of a caption,
+  and the reverse. With logits -d^2 (B, B), L = mean of the cross-entropy of the right column per
+  row and of the right row per column; clips of the same attribute combination are no negatives.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from keras_t2v.text.vae import build_encoder
 
 XCEPTION_SIZE = 299
 TRAINABLE_XCEPTION_LAYERS = 8  # with user weights, the original froze all but the last 8 layers
+TEXT_INPUTS = ("vae", "words")
+LOSSES = ("contrastive", "infonce")
 
 
 def euclidean_distance(a, b):
@@ -43,19 +51,47 @@ def contrastive_loss(y, distance, margin: float = 1.0):
     return ops.mean(y * ops.square(distance) + (1.0 - y) * ops.square(ops.maximum(margin - distance, 0.0)))
 
 
+def infonce_loss(distances, keys):
+    """Symmetric in-batch cross-entropy over logits -d^2: (B, B) distances, row i a caption, column
+    j a frame, diagonal the right pairs; (B,) keys: off-diagonal pairs of equal keys are left out."""
+    distances = ops.cast(distances, "float32")
+    logits = ops.where(_same_key_off_diagonal(keys), -1e9, -ops.square(distances))
+    labels = ops.arange(ops.shape(logits)[0])
+    cross_entropy = keras.losses.sparse_categorical_crossentropy
+    return 0.5 * (ops.mean(cross_entropy(labels, logits, from_logits=True))
+                  + ops.mean(cross_entropy(labels, ops.transpose(logits), from_logits=True)))
+
+
+def _same_key_off_diagonal(keys):
+    same = ops.equal(keys[:, None], keys[None, :])
+    return ops.logical_and(same, ops.logical_not(ops.eye(ops.shape(keys)[0], dtype="bool")))
+
+
+def pairwise_distances(a, b):
+    """(B, d), (M, d) -> (B, M) Euclidean distances with the epsilon guard."""
+    return euclidean_distance(a[:, None, :], b[None, :, :])
+
+
 def _head(x, hidden: int, embed: int, dropout: float, prefix: str, activation: str):
     x = layers.Dense(hidden, activation="relu", name=f"{prefix}_hidden")(x)
     x = layers.Dropout(dropout, name=f"{prefix}_dropout")(x)
     return layers.Dense(embed, activation=None if activation == "linear" else activation, name=f"{prefix}_embedding")(x)
 
 
-def build_text_tower(input_dim, vae_intermediate, latent, hidden, embed, dropout, activation="relu") -> keras.Model:
-    """(B, input_dim) sentence vectors -> (B, embed); the VAE encoder inside starts frozen."""
-    vae_encoder = build_encoder(input_dim, vae_intermediate, latent)
-    vae_encoder.trainable = False
+def build_text_tower(input_dim, vae_intermediate, latent, hidden, embed, dropout, activation="relu",
+                     text_input="vae") -> keras.Model:
+    """(B, input_dim) sentence vectors -> (B, embed), through the VAE encoder's z_mean (which starts
+    frozen) or, with text_input="words", from the sentence vector itself."""
     sentence = keras.Input((input_dim,), name="sentence")
-    z_mean = vae_encoder(sentence)[0]
-    return keras.Model(sentence, _head(z_mean, hidden, embed, dropout, "text", activation), name="text_tower")
+    if text_input == "vae":
+        vae_encoder = build_encoder(input_dim, vae_intermediate, latent)
+        vae_encoder.trainable = False
+        features = vae_encoder(sentence)[0]
+    elif text_input == "words":
+        features = sentence
+    else:
+        raise ValueError(f"unknown text input {text_input!r}; expected one of {TEXT_INPUTS}")
+    return keras.Model(sentence, _head(features, hidden, embed, dropout, "text", activation), name="text_tower")
 
 
 def build_frame_backbone(kind: str, image_size: int, cnn_filters: int = 32) -> keras.Model:
@@ -103,9 +139,11 @@ def use_pretrained_xception(frame_tower: keras.Model, weights_path: str) -> None
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class JointEmbedding(keras.Model):
-    """The Siamese model: `call((sentences, frames))` -> (B,) distances.
+    """The Siamese model: `call((sentences, frames))` -> (B,) distances of the paired rows.
 
     The VAE encoder inside the text tower is frozen, as in the original, unless `finetune_vae`.
+    Training data: ((sentences, frames), y) with y (B,) the pair labels for the "contrastive" loss,
+    or the clips' keys for "infonce" (row i of sentences and of frames come from one clip).
     """
 
     def __init__(
@@ -122,23 +160,32 @@ class JointEmbedding(keras.Model):
         margin=1.0,
         activation="relu",
         finetune_vae=False,
+        text_input="vae",
+        loss="contrastive",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"unknown joint loss {loss!r}; expected one of {LOSSES}")
         self.settings = dict(
             input_dim=input_dim, vae_intermediate=vae_intermediate, latent_dim=latent_dim, hidden_dim=hidden_dim,
             embed_dim=embed_dim, dropout=dropout, frame_tower=frame_tower, image_size=image_size,
             cnn_filters=cnn_filters, margin=margin, activation=activation, finetune_vae=finetune_vae,
+            text_input=text_input, loss=loss,
         )
-        self.margin = margin
-        self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout, activation)
+        self.margin, self.loss_kind = margin, loss
+        self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout,
+                                           activation, text_input)
         self.frame_tower = build_frame_tower(frame_tower, image_size, hidden_dim, embed_dim, dropout, cnn_filters, activation)
-        self.vae_encoder.trainable = finetune_vae
-        self.vae_encoder.get_layer("z_log_var").trainable = False  # unused: the tower reads z_mean
+        if text_input == "vae":
+            self.vae_encoder.trainable = finetune_vae
+            self.vae_encoder.get_layer("z_log_var").trainable = False  # unused: the tower reads z_mean
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.positive_tracker = keras.metrics.Mean(name="positive_distance")
         self.negative_tracker = keras.metrics.Mean(name="negative_distance")
-        self.accuracy_tracker = keras.metrics.Mean(name="pair_accuracy")
+        # contrastive: pairs on the right side of distance 0.5; infonce: captions whose nearest
+        # frame in the batch is their own.
+        self.accuracy_tracker = keras.metrics.Mean(name="pair_accuracy" if loss == "contrastive" else "batch_top1")
         self.built = True
 
     @property
@@ -153,28 +200,43 @@ class JointEmbedding(keras.Model):
         sentences, frames = inputs
         return euclidean_distance(self.text_tower(sentences, training=training), self.frame_tower(frames, training=training))
 
-    def _update(self, y, distance, loss):
-        distance = ops.cast(distance, "float32")
-        y = ops.cast(y, "float32")
+    def _forward(self, data, training):
+        """(loss, y, distances): y and distances (B,) of the pairs for "contrastive"; for "infonce"
+        y are the clips' keys and distances (B, B) every caption against every frame."""
+        (sentences, frames), y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        text, frame = self.text_tower(sentences, training=training), self.frame_tower(frames, training=training)
+        if self.loss_kind == "infonce":
+            distances = pairwise_distances(text, frame)
+            return infonce_loss(distances, y), y, distances
+        distance = euclidean_distance(text, frame)
+        return contrastive_loss(y, distance, self.margin), y, distance
+
+    def _update(self, y, distances, loss):
+        distances = ops.cast(distances, "float32")
         self.loss_tracker.update_state(loss)
-        self.positive_tracker.update_state(distance, sample_weight=y)
-        self.negative_tracker.update_state(distance, sample_weight=1.0 - y)
-        self.accuracy_tracker.update_state(ops.cast(ops.cast(distance < 0.5, y.dtype) == y, "float32"))
+        if self.loss_kind == "infonce":  # the diagonal are positives, pairs of other keys negatives
+            negative = ops.cast(ops.not_equal(y[:, None], y[None, :]), "float32")
+            self.positive_tracker.update_state(ops.diagonal(distances))
+            self.negative_tracker.update_state(distances, sample_weight=negative)
+            nearest = ops.argmin(ops.where(_same_key_off_diagonal(y), 1e9, distances), axis=1)
+            self.accuracy_tracker.update_state(ops.cast(ops.equal(nearest, ops.arange(ops.shape(y)[0])), "float32"))
+        else:
+            y = ops.cast(y, "float32")
+            self.positive_tracker.update_state(distances, sample_weight=y)
+            self.negative_tracker.update_state(distances, sample_weight=1.0 - y)
+            self.accuracy_tracker.update_state(ops.cast(ops.cast(distances < 0.5, y.dtype) == y, "float32"))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        inputs, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            distance = self(inputs, training=True)
-            loss = contrastive_loss(y, distance, self.margin)
+            loss, y, distances = self._forward(data, training=True)
         weights = self.trainable_weights
         self.optimizer.apply_gradients(zip(replica_gradients(tape, loss, weights), weights))
-        return self._update(y, distance, loss)
+        return self._update(y, distances, loss)
 
     def test_step(self, data):
-        inputs, y, _ = keras.utils.unpack_x_y_sample_weight(data)
-        distance = self(inputs, training=False)
-        return self._update(y, distance, contrastive_loss(y, distance, self.margin))
+        loss, y, distances = self._forward(data, training=False)
+        return self._update(y, distances, loss)
 
     def get_config(self):
         return {**super().get_config(), **self.settings}

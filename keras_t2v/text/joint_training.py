@@ -25,7 +25,7 @@ from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_embedding import JointEmbedding, recall_at_k, use_pretrained_xception
 from keras_t2v.export import to_float
-from keras_t2v.text.pairs import KeyFrames, PairSampler, collect_key_frames
+from keras_t2v.text.pairs import ClipBatchSampler, KeyFrames, PairSampler, collect_key_frames
 from keras_t2v.text.probe import probe_accuracy
 from keras_t2v.text.training import sentence_matrix
 
@@ -86,10 +86,12 @@ def sprite(frames: np.ndarray) -> tuple[np.ndarray, int]:
 def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     j = cfg.joint
+    if j.hard_negatives and j.loss == "infonce":
+        raise ValueError("joint.hard_negatives samples pairs for the contrastive loss; with joint.loss=infonce every other clip of the batch is a negative")
     out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, monitor="val_loss")
     if skip:
         return StageResult("joint", 0.0, {}, skipped=True)
-    vae_path = run.stage_output("vae", "vae.keras", "the joint stage")
+    vae_path = run.stage_output("vae", "vae.keras", "the joint stage") if j.text_input == "vae" else None
     start = time.time()
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
@@ -98,14 +100,14 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     val_frames = val_key_frames.frames
 
     def build():
-        vae = keras.models.load_model(vae_path, safe_mode=True)
         model = JointEmbedding(
             input_dim=train_sentences.shape[1], vae_intermediate=cfg.vae.intermediate_dim, latent_dim=cfg.vae.latent_dim,
             hidden_dim=j.hidden_dim, embed_dim=j.embed_dim, dropout=j.dropout, frame_tower=j.frame_tower,
             image_size=cfg.data.image_size, cnn_filters=j.cnn_filters, margin=j.margin, activation=j.activation,
-            finetune_vae=j.finetune_vae,
+            finetune_vae=j.finetune_vae, text_input=j.text_input, loss=j.loss,
         )
-        model.vae_encoder.set_weights(vae.encoder.get_weights())
+        if vae_path:
+            model.vae_encoder.set_weights(keras.models.load_model(vae_path, safe_mode=True).encoder.get_weights())
         if j.xception_weights and j.frame_tower == "xception":
             use_pretrained_xception(model.frame_tower, j.xception_weights)
         model.compile(optimizer=make_optimizer(j.optimizer, j.learning_rate), jit_compile=cfg.train.jit_compile)
@@ -113,10 +115,14 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
 
-    groups = max(1, j.batch_size // PAIRS_PER_GROUP)
-    sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)
-    train = PairSampler(train_sentences, *train_key_frames, seed=cfg.train.seed, **sampler_args)
-    val = PairSampler(val_sentences, *val_key_frames, seed=cfg.train.seed + 1, **sampler_args)
+    if j.loss == "infonce":
+        train = ClipBatchSampler(train_sentences, *train_key_frames[:2], j.batch_size, seed=cfg.train.seed)
+        val = ClipBatchSampler(val_sentences, *val_key_frames[:2], j.batch_size, seed=cfg.train.seed + 1)
+    else:
+        groups = max(1, j.batch_size // PAIRS_PER_GROUP)
+        sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)
+        train = PairSampler(train_sentences, *train_key_frames, seed=cfg.train.seed, **sampler_args)
+        val = PairSampler(val_sentences, *val_key_frames, seed=cfg.train.seed + 1, **sampler_args)
     logs = fit_stage(run, "joint", model, manager, train, val, j.epochs, initial_epoch)
 
     # Retrieval on val: the first caption of each clip against its first frame.

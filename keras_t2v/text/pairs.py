@@ -1,10 +1,14 @@
-"""Caption/frame pairs for the joint embedding, sampled as the original author did.
+"""Caption/frame training batches for the joint embedding.
 
-For each anchor caption: 3 positives (its own clip's first frame, last frame and the 10th frame
-from the end) and 3 negatives (the first frame of 3 other clips). The original drew negatives
-from any other clip; here they must also have another attribute combination, so that a
-"negative" never shows exactly what its caption says. With `hard_negatives`, the other clips
-differ from the anchor in exactly one attribute (where the dataset has such a clip).
+PairSampler, for the contrastive loss, samples pairs as the original author did. For each anchor
+caption: 3 positives (its own clip's first frame, last frame and the 10th frame from the end) and
+3 negatives (the first frame of 3 other clips). The original drew negatives from any other clip;
+here they must also have another attribute combination, so that a "negative" never shows exactly
+what its caption says. With `hard_negatives`, the other clips differ from the anchor in exactly
+one attribute (where the dataset has such a clip).
+
+ClipBatchSampler, for the in-batch (InfoNCE) loss, gives one caption and one key frame per clip;
+the other clips of the batch are the negatives.
 """
 
 from __future__ import annotations
@@ -108,3 +112,31 @@ class PairSampler(keras.utils.PyDataset):
                 frames.append(self.frames[self._negative(rng, anchor), 0])
                 labels.append(0.0)
         return (self.sentences[rows], to_float(np.stack(frames))), np.array(labels, np.float32)
+
+
+class ClipBatchSampler(keras.utils.PyDataset):
+    """Batches ((sentences (B, D), frames (B, S, S, 3)), keys (B,)) of B clips: a random caption of
+    each clip and a random one of its key frames. An epoch shows every clip once.
+
+    sentences: (N * 3, D) sentence vectors, row 3i + j = caption j of clip i; frames, keys: from
+    `collect_key_frames`.
+    """
+
+    def __init__(self, sentences, frames, keys, batch_size: int, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.sentences, self.frames, self.keys = sentences, frames, keys
+        self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+
+    def __len__(self):
+        return math.ceil(len(self.frames) / self.batch_size)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+    def __getitem__(self, index):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.frames))
+        clips = order[index * self.batch_size : (index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        rows = 3 * clips + rng.integers(3, size=len(clips))
+        frames = self.frames[clips, rng.integers(self.frames.shape[1], size=len(clips))]
+        return (self.sentences[rows], to_float(frames)), self.keys[clips]

@@ -9,9 +9,10 @@ from keras_t2v.text.joint_embedding import (
     JointEmbedding,
     contrastive_loss,
     euclidean_distance,
+    infonce_loss,
     recall_at_k,
 )
-from keras_t2v.text.pairs import PairSampler, collect_key_frames, key_frame_indices, to_float
+from keras_t2v.text.pairs import ClipBatchSampler, PairSampler, collect_key_frames, key_frame_indices, to_float
 
 TINY = dict(input_dim=40, vae_intermediate=16, latent_dim=6, hidden_dim=16, embed_dim=8, dropout=0.5,
             frame_tower="cnn", image_size=16, cnn_filters=4)
@@ -30,6 +31,39 @@ def test_distance_and_loss_match_hand_computation():
     # y d^2 + (1 - y) max(1 - d, 0)^2 per pair, then the mean.
     expected = np.mean([1e-7, 1.0, 0.8**2, 0.0])
     assert float(np_(contrastive_loss(y, d, margin=1.0))) == pytest.approx(expected, rel=1e-5)
+
+
+def test_infonce_loss_matches_hand_computation():
+    d = np.array([[0.5, 1.0, 2.0], [1.0, 0.2, 0.1], [3.0, 0.0, 1.0]], "float32")
+    keys = np.array([7, 8, 7])  # clips 0 and 2 show one combination: neither is the other's negative
+
+    def cross_entropy(logits, right, left_out):
+        logits = np.delete(logits, left_out)
+        return np.log(np.exp(logits).sum()) - logits[right - sum(i < right for i in left_out)]
+
+    logits = -d**2
+    rows = [cross_entropy(logits[0], 0, [2]), cross_entropy(logits[1], 1, []), cross_entropy(logits[2], 2, [0])]
+    columns = [cross_entropy(logits[:, 0], 0, [2]), cross_entropy(logits[:, 1], 1, []), cross_entropy(logits[:, 2], 2, [0])]
+    expected = 0.5 * (np.mean(rows) + np.mean(columns))
+    assert float(np_(infonce_loss(d, keys))) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("option", [{"loss": "triplet"}, {"text_input": "chars"}])
+def test_unknown_loss_or_text_input_is_named(option):
+    with pytest.raises(ValueError, match=repr(next(iter(option.values())))):
+        JointEmbedding(**TINY | option)
+
+
+def test_words_text_tower_reads_the_sentence_and_round_trips(tmp_path):
+    model = JointEmbedding(**TINY | {"text_input": "words", "loss": "infonce"})
+    assert "vae_encoder" not in [layer.name for layer in model.text_tower.layers]
+    assert model.text_tower.get_layer("text_hidden").input.shape == (None, 40)
+    model.compile(optimizer="adam")
+    x = (np.random.default_rng(0).normal(size=(4, 40)).astype("float32"), np.zeros((4, 16, 16, 3), "float32"))
+    model.save(tmp_path / "joint.keras")
+    loaded = keras.models.load_model(tmp_path / "joint.keras", safe_mode=True)
+    assert loaded.get_config()["loss"] == "infonce" and loaded.get_config()["text_input"] == "words"
+    np.testing.assert_array_equal(np_(loaded(x)), np_(model(x)))
 
 
 def test_tower_shapes_and_frozen_vae():
@@ -99,6 +133,40 @@ def test_training_separates_positive_and_negative_distances():
     assert last["loss"] < first["loss"]
     assert last["negative_distance"] - last["positive_distance"] > 0.3
     assert last["pair_accuracy"] > 0.8
+
+
+def _tiny_clip_batches(count=64, batch_size=16):
+    pairs = _tiny_pairs(count=count)
+    return ClipBatchSampler(pairs.sentences, pairs.frames, pairs.keys, batch_size, seed=0)
+
+
+def test_clip_batches_pair_each_caption_with_a_key_frame_of_its_clip():
+    sampler = _tiny_clip_batches()
+    assert len(sampler) == 4
+    seen = []
+    for index in range(len(sampler)):
+        (sentences, frames), keys = sampler[index]
+        assert sentences.shape == (16, 40) and frames.shape == (16, 16, 16, 3) and keys.shape == (16,)
+        clips = [int(np.flatnonzero(sampler.keys == k)[0]) if (sampler.keys == k).sum() == 1 else None for k in keys]
+        for i, clip in enumerate(clips):
+            if clip is not None:  # a clip whose key is unique: its caption and frame are its own
+                assert any(np.array_equal(sentences[i], sampler.sentences[3 * clip + j]) for j in range(3))
+                assert any(np.array_equal(frames[i], to_float(sampler.frames[clip, p])) for p in range(3))
+        seen.extend(keys)
+    assert sorted(seen) == sorted(sampler.keys)  # every clip once per epoch
+
+
+def test_infonce_training_ranks_each_caption_nearest_its_frame():
+    keras.utils.set_random_seed(0)
+    sampler = _tiny_clip_batches()
+    model = JointEmbedding(**{**TINY, "dropout": 0.0, "loss": "infonce", "text_input": "words"})
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    first = model.evaluate(sampler, verbose=0, return_dict=True)
+    model.fit(sampler, epochs=25, verbose=0)
+    last = model.evaluate(sampler, verbose=0, return_dict=True)
+    assert last["loss"] < first["loss"]
+    assert last["negative_distance"] > last["positive_distance"]
+    assert last["batch_top1"] > first["batch_top1"] + 0.3
 
 
 def test_save_load_round_trip(tmp_path):
