@@ -14,8 +14,9 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_t2v.checkpoints import CheckpointManager, TrainingDiverged
-from keras_t2v.config import get_preset
+from keras_t2v.config import apply_overrides, get_preset
 from keras_t2v.runs import Run
+from keras_t2v.text.joint_training import train_joint
 from keras_t2v.text.training import train_vae, train_words
 from keras_t2v.train import main
 
@@ -99,3 +100,11 @@ def test_nan_loss_stops_the_stage_with_a_clear_message(tmp_path):
         train_vae(run)
     assert not (run.root / "vae/vae.keras").exists()
     assert CheckpointManager(run.root / "vae/checkpoints").latest() is None
+
+
+def test_hard_negatives_with_infonce_are_refused_before_any_work(tmp_path):
+    config = apply_overrides(get_preset("tiny"), ["joint.loss=infonce", "joint.hard_negatives=true"])
+    run = Run.open(tmp_path / "run", config)
+    with pytest.raises(ValueError, match="joint.hard_negatives .* joint.loss=infonce"):
+        train_joint(run)
+    assert not (tmp_path / "run" / "joint").exists()
