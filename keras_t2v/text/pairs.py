@@ -28,6 +28,11 @@ def key_frame_indices(num_frames: int) -> list[int]:
     return [0, num_frames - 1, max(0, num_frames - 10)]
 
 
+def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
+    """The order in which an epoch visits `count` clips: a permutation fixed by (seed, epoch)."""
+    return np.random.default_rng([seed, epoch]).permutation(count)
+
+
 class KeyFrames(NamedTuple):
     """The key frames of every clip of a split, in clip-index order."""
 
@@ -68,7 +73,7 @@ class PairSampler(keras.utils.PyDataset):
             if (attributes < 0).any():
                 raise ValueError("hard negatives need attribute labels (Captioned Moving Shapes); imported clips have none")
             self.one_off = self._one_attribute_neighbours(attributes)
-        self._order = self._shuffled(0)
+        self._order = epoch_order(self.seed, 0, len(self.frames))
 
     @staticmethod
     def _one_attribute_neighbours(attributes):
@@ -79,15 +84,12 @@ class PairSampler(keras.utils.PyDataset):
         neighbours = [np.flatnonzero(((combos != combo).sum(axis=1) == 1)[inverse]) for combo in combos]
         return [neighbours[i] for i in inverse]
 
-    def _shuffled(self, epoch):
-        return np.random.default_rng([self.seed, epoch]).permutation(len(self.frames))
-
     def __len__(self):
         return math.ceil(len(self.frames) / self.groups)
 
     def on_epoch_end(self):
         self.epoch += 1
-        self._order = self._shuffled(self.epoch)
+        self._order = epoch_order(self.seed, self.epoch, len(self.frames))
 
     def _negative(self, rng, anchor):
         if self.hard_negatives and len(self.one_off[anchor]):
@@ -126,16 +128,17 @@ class ClipBatchSampler(keras.utils.PyDataset):
         super().__init__(**kwargs)
         self.sentences, self.frames, self.keys = sentences, frames, keys
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
+        self._order = epoch_order(self.seed, 0, len(self.frames))
 
     def __len__(self):
         return math.ceil(len(self.frames) / self.batch_size)
 
     def on_epoch_end(self):
         self.epoch += 1
+        self._order = epoch_order(self.seed, self.epoch, len(self.frames))
 
     def __getitem__(self, index):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(len(self.frames))
-        clips = order[index * self.batch_size : (index + 1) * self.batch_size]
+        clips = self._order[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
         rows = 3 * clips + rng.integers(3, size=len(clips))
         frames = self.frames[clips, rng.integers(self.frames.shape[1], size=len(clips))]
