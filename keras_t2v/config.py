@@ -134,6 +134,7 @@ class VGANConfig:
     stackgan_first_frames: float = 0.0  # share of training examples conditioned on a StackGAN frame of their caption
     attribute_weight: float = 0.0  # > 0 (text variant, shapes data): D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     conditional_bn: bool = False  # text variant: G's BatchNorms take scale and offset from the text code (deviation)
+    projection_d: bool = False  # text variant: D matches text by projection (Miyato & Koyama 2018), not concat (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

@@ -135,11 +135,19 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
 
 
-def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, attribute_classes=0) -> keras.Model:
+def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, attribute_classes=0,
+                  projection=False) -> keras.Model:
     """video (B, T, S, S, 3) [+ text code (B, text_dim)] -> 2 logits (B, 2): (real, fake) as Torch's
     2-way CrossEntropy; with text_dim > 0 the text is tiled onto the 2x4x4 features (matching-aware).
     With attribute_classes > 0 a second output, (B, attribute_classes) attribute logits from the
-    pooled last video features (before the text joins): an auxiliary classifier (AC-GAN)."""
+    pooled last video features (before the text joins): an auxiliary classifier (AC-GAN).
+
+    projection (text only, a deviation, Miyato & Koyama 2018, as stackgan.projection_d): instead
+    of the tiled text, each logit adds the inner product of the pooled video features (B, W) with
+    its own projection of the text code, so D scores how well the video matches every component
+    of the code rather than learning the match through one 1x1 convolution."""
+    if projection and not text_dim:
+        raise ValueError("a projection discriminator needs the text code (text_dim > 0)")
     n = _doublings(image_size, frames)
     widths = [df_dim * 2 ** i for i in range(4)][-n:]
     video = keras.Input((frames, image_size, image_size, 3), name="video")
@@ -152,6 +160,18 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     if attribute_classes:
         pooled = layers.GlobalAveragePooling3D(name="attribute_pool")(x)
         attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(pooled)
+    if projection:
+        text = keras.Input((text_dim,), name="text_code")
+        inputs.append(text)
+        unconditional = layers.Flatten(name="unconditional_logits")(
+            layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x))
+        pooled = layers.GlobalAveragePooling3D(name="feature_pool")(x)
+        t = layers.Reshape((2, widths[-1]), name="text_projections")(
+            layers.Dense(2 * widths[-1], use_bias=False, kernel_initializer=INIT, name="text_projection")(text))
+        matching = layers.Dot(axes=(1, 2), name="projection")([pooled, t])
+        logits = layers.Add(name="logits")([unconditional, matching])
+        outputs = [logits, attributes] if attributes is not None else logits
+        return keras.Model(inputs, outputs, name="vgan_discriminator")
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         inputs.append(text)

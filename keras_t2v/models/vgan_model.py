@@ -12,8 +12,8 @@ With `attribute_weight` > 0 (text variant, a deviation: TAC-GAN's auxiliary clas
 classifies the five attributes of the video it sees: D adds attribute_weight * CE(real video ->
 its attributes), G adds attribute_weight * CE(fake video -> its caption's attributes), so the
 generator is pushed to show what the caption names, not only something realistic.
-With `conditional_bn` (text variant, a deviation) the generator's BatchNorms read the text code
-(models/vgan.py).
+With `conditional_bn` (text variant, a deviation) the generator's BatchNorms read the text code;
+with `projection_d` (text variant, a deviation) D is a projection discriminator (models/vgan.py).
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
@@ -53,18 +53,19 @@ def generator_inputs(variant: str, first_frame, embedding, z):
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
-                 seed=None, **kwargs):
+                 projection_d=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
         if variant == "text" and not text_dim:
             raise ValueError("the text-conditioned VGAN needs text_dim > 0")
-        if (attribute_weight or conditional_bn) and variant != "text":
-            raise ValueError(f"attribute_weight and conditional_bn need the text variant (only the text carries every attribute), got {variant!r}")
+        if (attribute_weight or conditional_bn or projection_d) and variant != "text":
+            raise ValueError("attribute_weight, conditional_bn and projection_d need the text variant "
+                             f"(only the text carries every attribute), got {variant!r}")
         self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
-                             conditional_bn=conditional_bn, seed=seed)
+                             conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -78,7 +79,8 @@ class VideoGAN(TwoOptimizerGAN):
                                                    conditional_bn)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
-                                               attribute_classes=sum(NUM_VALUES) if attribute_weight else 0)
+                                               attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,
+                                               projection=projection_d)
         self.ema_generator = None
         if ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator)

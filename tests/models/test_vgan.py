@@ -191,7 +191,7 @@ def test_auxiliary_attribute_classifier_trains_both_networks_on_the_attributes(t
     model.save(tmp_path / "aux.keras")
     loaded = keras.models.load_model(tmp_path / "aux.keras", safe_mode=True)
     assert loaded.attribute_weight == 1.0 and len(loaded.discriminator.outputs) == 2
-    with pytest.raises(ValueError, match="attribute_weight and conditional_bn need the text variant"):
+    with pytest.raises(ValueError, match="need the text variant"):
         VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, attribute_weight=1.0)
 
 
@@ -217,3 +217,28 @@ def test_conditional_batch_norm_text_generator_trains_and_round_trips(tmp_path):
     a = N(model.generate(data["video"][:, 0], data["embedding"], z)[0])
     np.testing.assert_array_equal(a, N(loaded.generate(data["video"][:, 0], data["embedding"], z)[0]))
     assert not np.allclose(a, N(other))  # the text code changes the video
+
+
+def test_projection_discriminator_reads_the_text_by_inner_product_and_round_trips(tmp_path):
+    """vgan.projection_d: D's two logits are an unconditional term plus, each, the inner product of
+    the pooled video features with its own projection of the text code."""
+    with pytest.raises(ValueError, match="text variant"):
+        VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, projection_d=True)
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, projection_d=True,
+                     attribute_weight=1.0, seed=0)
+    d = model.discriminator
+    assert "video_text" not in [layer.name for layer in d.layers]  # no tiled text
+    data = _batch(True) | {"attributes": np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]], "int32")}
+    video, text = data["video"], data["embedding"]
+    logits, attributes = (N(t) for t in d([video, text]))
+    assert logits.shape == (4, 2) and attributes.shape == (4, 20)
+    features = keras.Model(d.inputs, [d.get_layer("unconditional_logits").output, d.get_layer("feature_pool").output])
+    unconditional, pooled = (N(t) for t in features([video, text]))
+    projections = (text @ d.get_layer("text_projection").get_weights()[0]).reshape(4, 2, -1)
+    np.testing.assert_allclose(logits, unconditional + np.einsum("bw,bkw->bk", pooled, projections), rtol=1e-4, atol=1e-6)
+    model.compile()
+    logs = model.train_on_batch(data, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    model.save(tmp_path / "proj.keras")
+    loaded = keras.models.load_model(tmp_path / "proj.keras", safe_mode=True)
+    np.testing.assert_allclose(N(loaded.discriminator([video, text])[0]), N(model.discriminator([video, text])[0]), rtol=1e-5)
