@@ -170,17 +170,16 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
             layers.Dense(2 * widths[-1], use_bias=False, kernel_initializer=INIT, name="text_projection")(text))
         matching = layers.Dot(axes=(1, 2), name="projection")([pooled, t])
         logits = layers.Add(name="logits")([unconditional, matching])
-        outputs = [logits, attributes] if attributes is not None else logits
-        return keras.Model(inputs, outputs, name="vgan_discriminator")
-    if text_dim:
-        text = keras.Input((text_dim,), name="text_code")
-        inputs.append(text)
-        t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=INIT, name="text_fc")(text))
-        t = layers.UpSampling3D((2, 4, 4), name="text_tile")(layers.Reshape((1, 1, 1, c_dim), name="text_1x1")(t))
-        x = layers.Concatenate(name="video_text")([x, t])
-        x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
-        x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
-    x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
-    logits = layers.Flatten(name="logits")(x)
+    else:
+        if text_dim:
+            text = keras.Input((text_dim,), name="text_code")
+            inputs.append(text)
+            t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=INIT, name="text_fc")(text))
+            t = layers.UpSampling3D((2, 4, 4), name="text_tile")(layers.Reshape((1, 1, 1, c_dim), name="text_1x1")(t))
+            x = layers.Concatenate(name="video_text")([x, t])
+            x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
+            x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
+        x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
+        logits = layers.Flatten(name="logits")(x)
     outputs = [logits, attributes] if attributes is not None else logits
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="vgan_discriminator")
