@@ -156,16 +156,15 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     for i, w in enumerate(widths):
         x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"conv{i + 1}")(x)
         x = _finish(x, f"conv{i + 1}", "lrelu", bn=i > 0, epsilon=1e-3)
+    pooled = layers.GlobalAveragePooling3D(name="feature_pool")(x) if attribute_classes or projection else None
     attributes = None
     if attribute_classes:
-        pooled = layers.GlobalAveragePooling3D(name="attribute_pool")(x)
         attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(pooled)
     if projection:
         text = keras.Input((text_dim,), name="text_code")
         inputs.append(text)
         unconditional = layers.Flatten(name="unconditional_logits")(
             layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x))
-        pooled = layers.GlobalAveragePooling3D(name="feature_pool")(x)
         t = layers.Reshape((2, widths[-1]), name="text_projections")(
             layers.Dense(2 * widths[-1], use_bias=False, kernel_initializer=INIT, name="text_projection")(text))
         matching = layers.Dot(axes=(1, 2), name="projection")([pooled, t])
