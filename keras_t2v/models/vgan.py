@@ -156,13 +156,14 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     for i, w in enumerate(widths):
         x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"conv{i + 1}")(x)
         x = _finish(x, f"conv{i + 1}", "lrelu", bn=i > 0, epsilon=1e-3)
+    if text_dim:
+        text = keras.Input((text_dim,), name="text_code")
+        inputs.append(text)
     pooled = layers.GlobalAveragePooling3D(name="feature_pool")(x) if attribute_classes or projection else None
     attributes = None
     if attribute_classes:
         attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(pooled)
     if projection:
-        text = keras.Input((text_dim,), name="text_code")
-        inputs.append(text)
         unconditional = layers.Flatten(name="unconditional_logits")(
             layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x))
         t = layers.Reshape((2, widths[-1]), name="text_projections")(
@@ -171,8 +172,6 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
         logits = layers.Add(name="logits")([unconditional, matching])
     else:
         if text_dim:
-            text = keras.Input((text_dim,), name="text_code")
-            inputs.append(text)
             t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=INIT, name="text_fc")(text))
             t = layers.UpSampling3D((2, 4, 4), name="text_tile")(layers.Reshape((1, 1, 1, c_dim), name="text_1x1")(t))
             x = layers.Concatenate(name="video_text")([x, t])

@@ -8,6 +8,7 @@ from keras_t2v.models.vgan import conditional_generator, discriminator, uncondit
 from keras_t2v.models.vgan_model import VideoGAN
 
 N = keras.ops.convert_to_numpy
+ATTRIBUTES = np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]], "int32")  # (4, 5) labels for _batch's four clips
 
 
 def trainable(model) -> int:
@@ -175,7 +176,7 @@ def test_auxiliary_attribute_classifier_trains_both_networks_on_the_attributes(t
     """attribute_weight: D classifies real videos' attributes, G is pushed towards its caption's."""
     model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, attribute_weight=1.0, seed=0)
     model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
-    data = _batch(True) | {"attributes": np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]], "int32")}
+    data = _batch(True) | {"attributes": ATTRIBUTES}
     logs = model.train_on_batch(data, return_dict=True)
     assert 0 < logs["attribute_real"] and 0 < logs["attribute_fake"]
     model.reset_metrics()
@@ -228,7 +229,7 @@ def test_projection_discriminator_reads_the_text_by_inner_product_and_round_trip
                      attribute_weight=1.0, seed=0)
     d = model.discriminator
     assert "video_text" not in [layer.name for layer in d.layers]  # no tiled text
-    data = _batch(True) | {"attributes": np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]], "int32")}
+    data = _batch(True) | {"attributes": ATTRIBUTES}
     video, text = data["video"], data["embedding"]
     logits, attributes = (N(t) for t in d([video, text]))
     assert logits.shape == (4, 2) and attributes.shape == (4, 20)
