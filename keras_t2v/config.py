@@ -83,6 +83,8 @@ class JointConfig:
     loss: str = "contrastive"  # "contrastive" (sampled pairs, margin; faithful) or "infonce" (in-batch negatives)
     frame_tower: str = "xception"  # "xception" (paper), "cnn" (small, quick/tiny) or "cnn_pool" (conv + BN, global max pool)
     cnn_filters: int = 32
+    clip_frames: int = 1  # > 1 (a deviation): the frame tower reads that many frames evenly spaced over the clip,
+    # stacked on channels, so the text code must keep the motion to match (the original read one key frame)
     xception_weights: str = ""  # a weights file the user provides; nothing is downloaded
     margin: float = 1.0
     optimizer: str = "rmsprop"
@@ -135,6 +137,8 @@ class VGANConfig:
     attribute_weight: float = 0.0  # > 0 (text variant, shapes data): D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     conditional_bn: bool = False  # text variant: G's BatchNorms take scale and offset from the text code (deviation)
     projection_d: bool = False  # text variant: D matches text by projection (Miyato & Koyama 2018), not concat (deviation)
+    attribute_head: str = "pool"  # D's auxiliary classifier reads the mean of its last features ("pool") or all of them
+    # ("flatten", a deviation: keeps where the object is at each time, what motion is)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

@@ -135,12 +135,18 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
 
 
+ATTRIBUTE_HEADS = ("pool", "flatten")
+
+
 def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, attribute_classes=0,
-                  projection=False) -> keras.Model:
+                  projection=False, attribute_head="pool") -> keras.Model:
     """video (B, T, S, S, 3) [+ text code (B, text_dim)] -> 2 logits (B, 2): (real, fake) as Torch's
     2-way CrossEntropy; with text_dim > 0 the text is tiled onto the 2x4x4 features (matching-aware).
     With attribute_classes > 0 a second output, (B, attribute_classes) attribute logits from the
-    pooled last video features (before the text joins): an auxiliary classifier (AC-GAN).
+    last video features (before the text joins): an auxiliary classifier (AC-GAN). They are read
+    from the features' global mean (attribute_head="pool") or from all of them ("flatten", a
+    deviation): the mean over the 2x4x4 positions drops where the object is at which time, the
+    evidence for its motion.
 
     projection (text only, a deviation, Miyato & Koyama 2018, as stackgan.projection_d): instead
     of the tiled text, each logit adds the inner product of the pooled video features (B, W) with
@@ -148,6 +154,8 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     of the code rather than learning the match through one 1x1 convolution."""
     if projection and not text_dim:
         raise ValueError("a projection discriminator needs the text code (text_dim > 0)")
+    if attribute_head not in ATTRIBUTE_HEADS:
+        raise ValueError(f"unknown attribute head {attribute_head!r}; expected one of {ATTRIBUTE_HEADS}")
     n = _doublings(image_size, frames)
     widths = [df_dim * 2 ** i for i in range(4)][-n:]
     video = keras.Input((frames, image_size, image_size, 3), name="video")
@@ -162,7 +170,8 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     pooled = layers.GlobalAveragePooling3D(name="feature_pool")(x) if attribute_classes or projection else None
     attributes = None
     if attribute_classes:
-        attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(pooled)
+        features = layers.Flatten(name="feature_flatten")(x) if attribute_head == "flatten" else pooled
+        attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(features)
     if projection:
         unconditional = layers.Flatten(name="unconditional_logits")(
             layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x))

@@ -11,7 +11,8 @@ The mask penalty applies whenever mask_l1 > 0 (the reference uses 0.1 only uncon
 With `attribute_weight` > 0 (text variant, a deviation: TAC-GAN's auxiliary classifier) D also
 classifies the five attributes of the video it sees: D adds attribute_weight * CE(real video ->
 its attributes), G adds attribute_weight * CE(fake video -> its caption's attributes), so the
-generator is pushed to show what the caption names, not only something realistic.
+generator is pushed to show what the caption names, not only something realistic. `attribute_head`
+"flatten" (a deviation) reads the attributes from every position of D's last features, not their mean.
 With `conditional_bn` (text variant, a deviation) the generator's BatchNorms read the text code;
 with `projection_d` (text variant, a deviation) D is a projection discriminator (models/vgan.py).
 
@@ -53,7 +54,7 @@ def generator_inputs(variant: str, first_frame, embedding, z):
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
-                 projection_d=False, seed=None, **kwargs):
+                 projection_d=False, attribute_head="pool", seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -65,7 +66,8 @@ class VideoGAN(TwoOptimizerGAN):
         self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
-                             conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
+                             conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
+                             seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -80,7 +82,7 @@ class VideoGAN(TwoOptimizerGAN):
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,
-                                               projection=projection_d)
+                                               projection=projection_d, attribute_head=attribute_head)
         self.ema_generator = None
         if ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator)

@@ -114,7 +114,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                          frames=cfg.data.num_frames, two_stream=v.two_stream,
                          text_dim=codes.shape[1] if v.variant == "text" else 0,
                          mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, attribute_weight=v.attribute_weight,
-                         conditional_bn=v.conditional_bn, projection_d=v.projection_d, seed=cfg.train.seed)
+                         conditional_bn=v.conditional_bn, projection_d=v.projection_d, attribute_head=v.attribute_head,
+                         seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

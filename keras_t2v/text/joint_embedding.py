@@ -7,6 +7,9 @@ Two towers map a caption and a frame into one space where a matching pair is clo
            (text_input="words": the head reads the sentence vector itself, no VAE)
     frame: frame (B, S, S, 3) in [-1, 1] -> backbone
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
+           (clip_frames=K > 1, a deviation: K frames evenly spaced over the clip, stacked on
+           channels, (B, S, S, 3K): the frame code can tell how the object moves, so InfoNCE
+           makes the text code keep the caption's motion too; one frame cannot show it)
 
 Backbones: "xception" (paper: keras.applications.Xception with its 1000-way top, 299x299 input
 fed raw 0-255 pixels as the original did; weights=None or a file the user provides), "cnn" (a
@@ -94,9 +97,11 @@ def build_text_tower(input_dim, vae_intermediate, latent, hidden, embed, dropout
     return keras.Model(sentence, _head(features, hidden, embed, dropout, "text", activation), name="text_tower")
 
 
-def build_frame_backbone(kind: str, image_size: int, cnn_filters: int = 32) -> keras.Model:
-    """(B, S, S, 3) in [-1, 1] -> (B, features)."""
-    frame = keras.Input((image_size, image_size, 3), name="frame")
+def build_frame_backbone(kind: str, image_size: int, cnn_filters: int = 32, channels: int = 3) -> keras.Model:
+    """(B, S, S, channels) in [-1, 1] -> (B, features)."""
+    if kind == "xception" and channels != 3:
+        raise ValueError("the xception frame tower reads one RGB frame; joint.clip_frames > 1 needs 'cnn' or 'cnn_pool'")
+    frame = keras.Input((image_size, image_size, channels), name="frame")
     if kind == "xception":
         x = layers.Resizing(XCEPTION_SIZE, XCEPTION_SIZE, interpolation="bilinear", name="to_299")(frame)
         x = layers.Rescaling(127.5, offset=127.5, name="to_raw_pixels")(x)  # the original fed 0-255
@@ -122,10 +127,11 @@ def build_frame_backbone(kind: str, image_size: int, cnn_filters: int = 32) -> k
     return keras.Model(frame, features, name=f"{kind}_backbone")
 
 
-def build_frame_tower(kind, image_size, hidden, embed, dropout, cnn_filters=32, activation="relu") -> keras.Model:
-    """(B, S, S, 3) in [-1, 1] -> (B, embed)."""
-    backbone = build_frame_backbone(kind, image_size, cnn_filters)
-    frame = keras.Input((image_size, image_size, 3), name="frame")
+def build_frame_tower(kind, image_size, hidden, embed, dropout, cnn_filters=32, activation="relu",
+                      clip_frames=1) -> keras.Model:
+    """(B, S, S, 3 * clip_frames) in [-1, 1] -> (B, embed)."""
+    backbone = build_frame_backbone(kind, image_size, cnn_filters, 3 * clip_frames)
+    frame = keras.Input((image_size, image_size, 3 * clip_frames), name="frame")
     return keras.Model(frame, _head(backbone(frame), hidden, embed, dropout, "frame", activation), name="frame_tower")
 
 
@@ -162,6 +168,7 @@ class JointEmbedding(keras.Model):
         finetune_vae=False,
         text_input="vae",
         loss="contrastive",
+        clip_frames=1,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -171,12 +178,13 @@ class JointEmbedding(keras.Model):
             input_dim=input_dim, vae_intermediate=vae_intermediate, latent_dim=latent_dim, hidden_dim=hidden_dim,
             embed_dim=embed_dim, dropout=dropout, frame_tower=frame_tower, image_size=image_size,
             cnn_filters=cnn_filters, margin=margin, activation=activation, finetune_vae=finetune_vae,
-            text_input=text_input, loss=loss,
+            text_input=text_input, loss=loss, clip_frames=clip_frames,
         )
         self.margin, self.loss_kind = margin, loss
         self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout,
                                            activation, text_input)
-        self.frame_tower = build_frame_tower(frame_tower, image_size, hidden_dim, embed_dim, dropout, cnn_filters, activation)
+        self.frame_tower = build_frame_tower(frame_tower, image_size, hidden_dim, embed_dim, dropout, cnn_filters, activation,
+                                             clip_frames)
         if text_input == "vae":
             self.vae_encoder.trainable = finetune_vae
             self.vae_encoder.get_layer("z_log_var").trainable = False  # unused: the tower reads z_mean

@@ -32,16 +32,18 @@ from keras_t2v.text.training import sentence_matrix
 PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
 
 
-def key_frames(run: Run, split: str) -> KeyFrames:
-    """Key frames, keys and attributes of every clip of `split`, cached in the run's cache directory."""
+def key_frames(run: Run, split: str, clip_frames: int = 0) -> KeyFrames:
+    """Key frames, keys and attributes of every clip of `split`, cached in the run's cache directory;
+    with clip_frames = K > 0, K evenly spaced frames stacked on channels (`collect_key_frames`)."""
     data = to_dict(run.config)["data"]
-    digest = hashlib.sha256(json.dumps({**data, "split": split, "fields": KeyFrames._fields}, sort_keys=True).encode()).hexdigest()[:16]
+    what = {**data, "split": split, "fields": KeyFrames._fields} | ({"clip_frames": clip_frames} if clip_frames else {})
+    digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     path = run.cache_dir / f"keyframes-{split}-{digest}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as cached:
             return KeyFrames(**{k: cached[k] for k in KeyFrames._fields})
     records, _ = split_records(run.config.data, split)
-    result = collect_key_frames(records)
+    result = collect_key_frames(records, clip_frames)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, **result._asdict())
@@ -95,8 +97,9 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     start = time.time()
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
-    train_key_frames = key_frames(run, "train")
-    val_key_frames = key_frames(run, "val")
+    clip_frames = j.clip_frames if j.clip_frames > 1 else 0
+    train_key_frames = key_frames(run, "train", clip_frames)
+    val_key_frames = key_frames(run, "val", clip_frames)
     val_frames = val_key_frames.frames
 
     def build():
@@ -104,7 +107,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
             input_dim=train_sentences.shape[1], vae_intermediate=cfg.vae.intermediate_dim, latent_dim=cfg.vae.latent_dim,
             hidden_dim=j.hidden_dim, embed_dim=j.embed_dim, dropout=j.dropout, frame_tower=j.frame_tower,
             image_size=cfg.data.image_size, cnn_filters=j.cnn_filters, margin=j.margin, activation=j.activation,
-            finetune_vae=j.finetune_vae, text_input=j.text_input, loss=j.loss,
+            finetune_vae=j.finetune_vae, text_input=j.text_input, loss=j.loss, clip_frames=j.clip_frames,
         )
         if vae_path:
             model.vae_encoder.set_weights(keras.models.load_model(vae_path, safe_mode=True).encoder.get_weights())
@@ -125,12 +128,12 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
         val = PairSampler(val_sentences, *val_key_frames, seed=cfg.train.seed + 1, **sampler_args)
     logs = fit_stage(run, "joint", model, manager, train, val, j.epochs, initial_epoch)
 
-    # Retrieval on val: the first caption of each clip against its first frame.
+    # Retrieval on val: the first caption of each clip against its first frame (or its stacked clip frames).
     text_codes, frame_codes = codes(model, val_sentences[0::3], to_float(val_frames[:, 0]))
     retrieval = recall_at_k(text_codes, frame_codes, group=min(100, len(text_codes)))
     shown = min(500, len(text_codes))
     write_projector(run.log_dir("joint") / "text_codes", "text_codes", text_codes[:shown], val_captions[0::3][:shown])
-    grid, thumb = sprite(val_frames[:shown, 0])
+    grid, thumb = sprite(val_frames[:shown, 0, ..., :3])  # the first frame
     write_projector(run.log_dir("joint") / "frame_codes", "frame_codes", frame_codes[:shown], val_captions[0::3][:shown], grid, thumb)
 
     model.text_tower.save(out / "text_encoder.keras")

@@ -8,7 +8,8 @@ what its caption says. With `hard_negatives`, the other clips differ from the an
 one attribute (where the dataset has such a clip).
 
 ClipBatchSampler, for the in-batch (InfoNCE) loss, gives one caption and one key frame per clip;
-the other clips of the batch are the negatives.
+the other clips of the batch are the negatives. With joint.clip_frames = K > 1 each clip has one
+"key frame", K evenly spaced frames stacked on channels, which both samplers take as they are.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ def key_frame_indices(num_frames: int) -> list[int]:
     return [0, num_frames - 1, max(0, num_frames - 10)]
 
 
+def clip_frame_indices(num_frames: int, count: int) -> list[int]:
+    """`count` frames evenly spaced from the first to the last, for a frame tower that sees motion."""
+    return np.linspace(0, num_frames - 1, count).round().astype(int).tolist()
+
+
 def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
     """The order in which an epoch visits `count` clips: a permutation fixed by (seed, epoch)."""
     return np.random.default_rng([seed, epoch]).permutation(count)
@@ -36,23 +42,33 @@ def epoch_order(seed: int, epoch: int, count: int) -> np.ndarray:
 class KeyFrames(NamedTuple):
     """The key frames of every clip of a split, in clip-index order."""
 
-    frames: np.ndarray  # (N, 3, S, S, 3) uint8 at `key_frame_indices`
+    frames: np.ndarray  # (N, K, S, S, 3) uint8: K = 3 at `key_frame_indices`, or (N, 1, S, S, 3K) from `stack_on_channels`
     keys: np.ndarray  # (N,) int64: clips with equal keys never make a mismatched pair
     attributes: np.ndarray  # (N, 5) int32 attribute indices, -1 for imported clips
 
 
-def collect_key_frames(records: tf.data.Dataset) -> KeyFrames:
+def collect_key_frames(records: tf.data.Dataset, clip_frames: int = 0) -> KeyFrames:
     """Key frames, keys and attributes of the records, sorted by clip index (the order of the
-    split's caption pool)."""
+    split's caption pool). With clip_frames = K > 0, the frames are K evenly spaced ones stacked on
+    channels instead: (N, 1, S, S, 3K), one input that shows the clip's motion."""
     frames, keys, attributes, indices = [], [], [], []
     for batch in records.batch(64).prefetch(tf.data.AUTOTUNE):
         video = batch["video"].numpy()
-        frames.append(video[:, key_frame_indices(video.shape[1])])
+        if clip_frames:
+            frames.append(stack_on_channels(video[:, clip_frame_indices(video.shape[1], clip_frames)]))
+        else:
+            frames.append(video[:, key_frame_indices(video.shape[1])])
         keys.append(batch["key"].numpy())
         attributes.append(batch["attributes"].numpy())
         indices.append(batch["index"].numpy())
     order = np.argsort(np.concatenate(indices), kind="stable")
     return KeyFrames(*(np.concatenate(x)[order] for x in (frames, keys, attributes)))
+
+
+def stack_on_channels(frames: np.ndarray) -> np.ndarray:
+    """(N, K, S, S, 3) -> (N, 1, S, S, 3K): frame k in channels 3k..3k+2."""
+    n, k, s = frames.shape[:3]
+    return np.moveaxis(frames, 1, 3).reshape(n, 1, s, s, 3 * k)
 
 
 class PairSampler(keras.utils.PyDataset):
@@ -107,7 +123,7 @@ class PairSampler(keras.utils.PyDataset):
             row = 3 * anchor + int(rng.integers(3))
             for p in range(self.positives):
                 rows.append(row)
-                frames.append(self.frames[anchor, p % 3])
+                frames.append(self.frames[anchor, p % self.frames.shape[1]])
                 labels.append(1.0)
             for _ in range(self.negatives):
                 rows.append(row)

@@ -243,3 +243,26 @@ def test_projection_discriminator_reads_the_text_by_inner_product_and_round_trip
     model.save(tmp_path / "proj.keras")
     loaded = keras.models.load_model(tmp_path / "proj.keras", safe_mode=True)
     np.testing.assert_allclose(N(loaded.discriminator([video, text])[0]), N(model.discriminator([video, text])[0]), rtol=1e-5)
+
+
+def test_flattened_attribute_head_reads_where_the_object_is_at_each_time(tmp_path):
+    """vgan.attribute_head="flatten": the auxiliary logits are a linear function of every position
+    of D's last features (time x height x width x channels), not of their mean."""
+    with pytest.raises(ValueError, match="'mean'"):
+        discriminator(4, 16, 8, text_dim=6, attribute_classes=20, attribute_head="mean")
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, projection_d=True,
+                     attribute_weight=1.0, attribute_head="flatten", seed=0)
+    d = model.discriminator
+    data = _batch(True) | {"attributes": ATTRIBUTES}
+    video, text = data["video"], data["embedding"]
+    last = d.get_layer("feature_flatten").input
+    features = N(keras.Model(d.inputs, last)([video, text]))  # (4, 2, 2, 2, 32) at 16x16x8
+    kernel, bias = d.get_layer("attribute_logits").get_weights()
+    assert kernel.shape == (features[0].size, 20)
+    np.testing.assert_allclose(N(d([video, text])[1]), features.reshape(4, -1) @ kernel + bias, rtol=1e-4, atol=1e-6)
+    model.compile()
+    logs = model.train_on_batch(data, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    model.save(tmp_path / "flat.keras")
+    loaded = keras.models.load_model(tmp_path / "flat.keras", safe_mode=True)
+    np.testing.assert_allclose(N(loaded.discriminator([video, text])[1]), N(d([video, text])[1]), rtol=1e-5)

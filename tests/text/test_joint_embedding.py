@@ -12,7 +12,14 @@ from keras_t2v.text.joint_embedding import (
     infonce_loss,
     recall_at_k,
 )
-from keras_t2v.text.pairs import ClipBatchSampler, PairSampler, collect_key_frames, key_frame_indices, to_float
+from keras_t2v.text.pairs import (
+    ClipBatchSampler,
+    PairSampler,
+    clip_frame_indices,
+    collect_key_frames,
+    key_frame_indices,
+    to_float,
+)
 
 TINY = dict(input_dim=40, vae_intermediate=16, latent_dim=6, hidden_dim=16, embed_dim=8, dropout=0.5,
             frame_tower="cnn", image_size=16, cnn_filters=4)
@@ -167,6 +174,33 @@ def test_infonce_training_ranks_each_caption_nearest_its_frame():
     assert last["loss"] < first["loss"]
     assert last["negative_distance"] > last["positive_distance"]
     assert last["batch_top1"] > first["batch_top1"] + 0.3
+
+
+def test_clip_frames_stack_evenly_spaced_frames_for_the_frame_tower(tmp_path):
+    """joint.clip_frames = K: the tower reads K frames spread over the clip, frame k in channels
+    3k..3k+2, so the frame code can see how the object moves."""
+    data = get_preset("tiny").data
+    records = generate_records(data.seed, "train", 8, 16, 8)
+    videos = {int(r["index"]): r["video"].numpy() for r in records}
+    stacked = collect_key_frames(records, clip_frames=4)
+    assert clip_frame_indices(8, 4) == [0, 2, 5, 7] and clip_frame_indices(32, 2) == [0, 31]
+    assert stacked.frames.shape == (8, 1, 16, 16, 12)
+    for i in range(8):
+        for k, t in enumerate([0, 2, 5, 7]):
+            np.testing.assert_array_equal(stacked.frames[i, 0, ..., 3 * k : 3 * k + 3], videos[i][t])
+
+    model = JointEmbedding(**TINY | {"text_input": "words", "loss": "infonce", "clip_frames": 4})
+    assert model.frame_tower.input_shape == (None, 16, 16, 12)
+    sampler = ClipBatchSampler(np.zeros((24, 40), "float32"), stacked.frames, stacked.keys, 4, seed=0)
+    (sentences, frames), keys = sampler[0]
+    assert frames.shape == (4, 16, 16, 12)
+    model.compile(optimizer="adam")
+    model.fit(sampler, epochs=1, verbose=0)
+    model.save(tmp_path / "joint.keras")
+    loaded = keras.models.load_model(tmp_path / "joint.keras", safe_mode=True)
+    np.testing.assert_array_equal(np_(loaded((sentences, frames))), np_(model((sentences, frames))))
+    with pytest.raises(ValueError, match="one RGB frame"):
+        JointEmbedding(**TINY | {"frame_tower": "xception", "clip_frames": 4})
 
 
 def test_save_load_round_trip(tmp_path):
