@@ -18,11 +18,12 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from keras import layers
 
 from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.data.records import generate_records
 from keras_t2v.models.losses import attribute_cross_entropy
-from keras_t2v.models.vgan import discriminator
+from keras_t2v.models.vgan import INIT, discriminator
 
 
 def batches(split: str, count: int, batch_size: int):
@@ -32,8 +33,11 @@ def batches(split: str, count: int, batch_size: int):
 
 def main(head: str, steps: int) -> None:
     keras.utils.set_random_seed(0)
-    d = discriminator(32, 64, 32, attribute_classes=sum(NUM_VALUES), attribute_head=head)
-    model = keras.Model(d.input, d.outputs[1])
+    d = discriminator(32, 64, 32, attribute_classes=sum(NUM_VALUES))
+    # The head of vgan.attribute_head on the trunk's last features (B, 2, 4, 4, 256): their mean or all of them.
+    features = d.get_layer("conv4_lrelu").output
+    features = layers.GlobalAveragePooling3D()(features) if head == "pool" else layers.Flatten()(features)
+    model = keras.Model(d.input, layers.Dense(sum(NUM_VALUES), kernel_initializer=INIT)(features))
     optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
 
     @tf.function
