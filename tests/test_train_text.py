@@ -108,3 +108,18 @@ def test_hard_negatives_with_infonce_are_refused_before_any_work(tmp_path):
     with pytest.raises(ValueError, match="joint.hard_negatives .* joint.loss=infonce"):
         train_joint(run)
     assert not (tmp_path / "run" / "joint").exists()
+
+
+def test_joint_stage_with_clip_frames_trains_on_stacked_frames(tmp_path):
+    """joint.clip_frames = K: the stage caches K evenly spaced frames per clip, stacked on channels,
+    and its frame tower, retrieval and probes read them."""
+    run_dir = tmp_path / "run"
+    assert main(["--preset", "tiny", "--stage", "words,joint", "--run-dir", str(run_dir), "--set", "joint.clip_frames=4"]) == 0
+    size = get_preset("tiny").data.image_size
+    joint = keras.models.load_model(run_dir / "joint/joint.keras", safe_mode=True)
+    assert joint.frame_tower.input_shape == (None, size, size, 12)
+    cached = sorted((run_dir / "cache").glob("keyframes-train-*.npz"))
+    assert len(cached) == 1 and np.load(cached[0])["frames"].shape[1:] == (1, size, size, 12)
+    report = json.loads((run_dir / "joint/report.json").read_text())
+    assert set(report["probe_frame_code"]) == {"shape", "color", "size", "motion", "background"}
+    assert 0 <= report["retrieval_val"]["caption_to_frame_R@5"] <= 1
