@@ -174,6 +174,8 @@ class JointEmbedding(keras.Model):
         super().__init__(**kwargs)
         if loss not in LOSSES:
             raise ValueError(f"unknown joint loss {loss!r}; expected one of {LOSSES}")
+        if clip_frames < 1:
+            raise ValueError(f"joint.clip_frames must be 1 (one key frame) or more, got {clip_frames}")
         self.settings = dict(
             input_dim=input_dim, vae_intermediate=vae_intermediate, latent_dim=latent_dim, hidden_dim=hidden_dim,
             embed_dim=embed_dim, dropout=dropout, frame_tower=frame_tower, image_size=image_size,

@@ -201,6 +201,8 @@ def test_clip_frames_stack_evenly_spaced_frames_for_the_frame_tower(tmp_path):
     np.testing.assert_array_equal(np_(loaded((sentences, frames))), np_(model((sentences, frames))))
     with pytest.raises(ValueError, match="one RGB frame"):
         JointEmbedding(**TINY | {"frame_tower": "xception", "clip_frames": 4})
+    with pytest.raises(ValueError, match="clip_frames must be 1"):
+        JointEmbedding(**TINY | {"clip_frames": 0})
 
 
 def test_save_load_round_trip(tmp_path):
