@@ -32,11 +32,11 @@ from keras_t2v.text.training import sentence_matrix
 PAIRS_PER_GROUP = 6  # 3 positives + 3 negatives per anchor caption
 
 
-def key_frames(run: Run, split: str, clip_frames: int = 0) -> KeyFrames:
+def key_frames(run: Run, split: str, clip_frames: int = 1) -> KeyFrames:
     """Key frames, keys and attributes of every clip of `split`, cached in the run's cache directory;
-    with clip_frames = K > 0, K evenly spaced frames stacked on channels (`collect_key_frames`)."""
+    with clip_frames = K > 1 (joint.clip_frames), K evenly spaced frames stacked on channels (`collect_key_frames`)."""
     data = to_dict(run.config)["data"]
-    what = {**data, "split": split, "fields": KeyFrames._fields} | ({"clip_frames": clip_frames} if clip_frames else {})
+    what = {**data, "split": split, "fields": KeyFrames._fields} | ({"clip_frames": clip_frames} if clip_frames > 1 else {})
     digest = hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:16]
     path = run.cache_dir / f"keyframes-{split}-{digest}.npz"
     if path.exists():
@@ -97,9 +97,8 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     start = time.time()
     train_sentences, _ = sentence_matrix(run, "train")
     val_sentences, val_captions = sentence_matrix(run, "val")
-    clip_frames = j.clip_frames if j.clip_frames > 1 else 0
-    train_key_frames = key_frames(run, "train", clip_frames)
-    val_key_frames = key_frames(run, "val", clip_frames)
+    train_key_frames = key_frames(run, "train", j.clip_frames)
+    val_key_frames = key_frames(run, "val", j.clip_frames)
     val_frames = val_key_frames.frames
 
     def build():

@@ -47,14 +47,14 @@ class KeyFrames(NamedTuple):
     attributes: np.ndarray  # (N, 5) int32 attribute indices, -1 for imported clips
 
 
-def collect_key_frames(records: tf.data.Dataset, clip_frames: int = 0) -> KeyFrames:
+def collect_key_frames(records: tf.data.Dataset, clip_frames: int = 1) -> KeyFrames:
     """Key frames, keys and attributes of the records, sorted by clip index (the order of the
-    split's caption pool). With clip_frames = K > 0, the frames are K evenly spaced ones stacked on
+    split's caption pool). With clip_frames = K > 1 (joint.clip_frames), the frames are K evenly spaced ones stacked on
     channels instead: (N, 1, S, S, 3K), one input that shows the clip's motion."""
     frames, keys, attributes, indices = [], [], [], []
     for batch in records.batch(64).prefetch(tf.data.AUTOTUNE):
         video = batch["video"].numpy()
-        if clip_frames:
+        if clip_frames > 1:
             frames.append(stack_on_channels(video[:, clip_frame_indices(video.shape[1], clip_frames)]))
         else:
             frames.append(video[:, key_frame_indices(video.shape[1])])
