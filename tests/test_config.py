@@ -12,6 +12,7 @@ from keras_t2v.config import (
     load_config,
     resolve_config,
     save_config,
+    to_dict,
 )
 
 
@@ -34,6 +35,20 @@ def test_presets_differ_where_they_should():
     assert paper.stackgan.kl_coeff == 2.0 and paper.stackgan.learning_rate == 2e-4 and paper.stackgan.beta1 == 0.5
     assert (paper.vgan.z_dim, paper.vgan.recon_l1) == (100, 10.0)
     assert paper.vgan.mask_l1 == 0.0  # the conditional reference has no mask penalty (0.1 is unconditional-only)
+
+
+def test_fixes_is_quick_plus_the_measured_levers():
+    """The `fixes` preset is `runs/j-clip` of the README: quick and exactly these changes."""
+    quick, fixes = to_dict(get_preset("quick")), to_dict(get_preset("fixes"))
+    changed = {f"{section}.{key}": value for section, values in fixes.items() if isinstance(values, dict)
+               for key, value in values.items() if quick[section][key] != value}
+    assert changed == {
+        "joint.clip_frames": 8, "stackgan.kl_coeff": 0.02, "stackgan.attribute_weight": 1.0,
+        "stackgan.conditional_bn": True, "stackgan.projection_d": True, "stackgan.epochs": 6,
+        "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
+        "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
+        "vgan.attribute_head": "flatten", "vgan.epochs": 7,
+    }
 
 
 def test_overrides_are_typed():
