@@ -241,7 +241,7 @@ PRESETS["ship"] = {
 # quick with the text-conditioned video GAN and every lever that, measured one by one, moved the
 # caption into the video (README "Both fixes together"): a frame tower that sees motion, Stage-I's
 # conditional BN + projection D + auxiliary classifier + weak KL, the same in the video GAN with a
-# flattened attribute head, EMA, and StackGAN first frames. About 3.3 hours on a 2-core CPU.
+# flattened attribute head, EMA, and StackGAN first frames. About 3.5 hours on a 2-core CPU.
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "joint.clip_frames": 8,
