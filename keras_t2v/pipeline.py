@@ -32,10 +32,10 @@ from keras_t2v.export import to_uint8
 from keras_t2v.models import stackgan_model  # noqa: F401  (registers the classes for loading)
 from keras_t2v.models.vgan_model import generator_inputs
 from keras_t2v.runs import Run
-from keras_t2v.text.word_vectors import sentence_encoder
+from keras_t2v.text.word_vectors import compact_fasttext, sentence_encoder
 
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"  # the model shipped with the package
-SAVED_FILES = {"words": "vectors.bin", "text_encoder": "text_encoder.keras", "image_generator": "image_generator.keras",
+SAVED_FILES = {"text_encoder": "text_encoder.keras", "image_generator": "image_generator.keras",
                "video_generator": "video_generator.keras", "refiner": "refiner.keras"}
 
 
@@ -85,7 +85,8 @@ class TextToVideo:
     def _from_saved(cls, path: Path) -> "TextToVideo":
         config = load_config(path / "config.yaml")
         load = lambda name: keras.models.load_model(path / SAVED_FILES[name], safe_mode=True, compile=False)  # noqa: E731
-        return cls(config, path / SAVED_FILES["words"], load("text_encoder") if (path / SAVED_FILES["text_encoder"]).exists() else None,
+        words = next(path.glob("vectors.*"))  # vectors.bin.gz, or the user's vectors.vec / .txt
+        return cls(config, words, load("text_encoder") if (path / SAVED_FILES["text_encoder"]).exists() else None,
                    load("image_generator"), load("video_generator"), load("refiner") if (path / SAVED_FILES["refiner"]).exists() else None)
 
     @classmethod
@@ -117,13 +118,18 @@ class TextToVideo:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         save_config(self.config, tmp / "config.yaml")
-        shutil.copyfile(self.words, tmp / SAVED_FILES["words"])
+        if self.words.suffix.lower() == ".bin":
+            compact_fasttext(self.words, tmp / "vectors.bin.gz")
+        else:  # already compacted (.bin.gz), or the user's .vec / .txt
+            suffix = ".bin.gz" if self.words.name.lower().endswith(".bin.gz") else self.words.suffix
+            shutil.copyfile(self.words, tmp / f"vectors{suffix}")
         for name in ("text_encoder", "image_generator", "video_generator", "refiner"):
             model = getattr(self, name)
             if model is not None:
                 model.save(tmp / SAVED_FILES[name])
         if directory.exists():
-            kept = [p.name for p in directory.iterdir() if p.name not in SAVED_FILES.values() and p.name != "config.yaml"]
+            kept = [p.name for p in directory.iterdir() if p.name not in SAVED_FILES.values() and p.name != "config.yaml"
+                    and not p.name.startswith("vectors.")]
             for name in kept:  # e.g. a model card written beside the model
                 os.replace(directory / name, tmp / name)
             shutil.rmtree(directory)

@@ -1,10 +1,10 @@
 """Packs a trained, evaluated run as the model shipped inside the package.
 
-    python -m keras_t2v.train --preset ship --run-dir runs/ship   # train every stage and the report
-    python -m keras_t2v.ship --run-dir runs/ship                  # -> keras_t2v/pretrained/ + docs/gallery/
+    python -m keras_t2v.train --preset fixes --run-dir runs/fixes   # train every stage and the report
+    python -m keras_t2v.ship --run-dir runs/fixes                   # -> keras_t2v/pretrained/ + docs/gallery/
 
 Writes what `TextToVideo.from_pretrained()` loads with no argument (the generators, the text
-encoder, the word vectors and the resolved config, see `TextToVideo.save_pretrained`) with its
+encoder, the compacted word vectors and the resolved config, see `TextToVideo.save_pretrained`) with its
 MODEL_CARD.md: data, training command, time per stage and machine (from <run>/timings.json),
 the evaluation report's numbers against the quality targets, limitations and file sizes. Refuses
 a model over --max-mb. Then renders the README gallery with the packed model.
@@ -72,24 +72,47 @@ def limitation_lines(metrics: dict) -> list[str]:
             "attributes of the caption (yet). See the README's ablation table for what has been tried."]
 
 
+def _flat(config) -> dict:
+    from keras_t2v.config import to_dict
+
+    return {f"{section}.{key}": value for section, fields in to_dict(config).items() if isinstance(fields, dict)
+            for key, value in fields.items()}
+
+
+def nearest_preset(config) -> tuple[str, dict]:
+    """The preset `config` differs least from and the keys that differ (section.key -> value). A run
+    trained from one preset with --set flags is named by the preset it equals, if any."""
+    from keras_t2v.config import PRESETS, get_preset
+
+    mine, presets = _flat(config), {name: _flat(get_preset(name)) for name in PRESETS}
+    diffs = {name: {k: v for k, v in mine.items() if flat[k] != v} for name, flat in presets.items()}
+    name = min(diffs, key=lambda n: (len(diffs[n]), n != config.preset))
+    return name, diffs[name]
+
+
 def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
-    from keras_t2v.config import PRESETS, load_config
+    from keras_t2v.config import get_preset, load_config
 
     config = load_config(saved / "config.yaml")
     metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
     timings = json.loads((run_dir / "timings.json").read_text())
     evaluator = metrics["protocol"]["evaluator_accuracy_on_real"]
     d = config.data
-    changed = {k: v for k, v in PRESETS[config.preset].items() if PRESETS["quick"].get(k) != v}
+    preset, extra = nearest_preset(config)
+    quick = _flat(get_preset("quick"))
+    from_quick = {k: v for k, v in _flat(get_preset(preset)).items() if quick[k] != v}
+    sets = "".join(f" --set {k}={v}" for k, v in extra.items())
     seconds = timings["seconds"]
     training = sum(v for k, v in seconds.items() if k != "evaluate")
     files = sorted(p for p in saved.iterdir() if p.name != "MODEL_CARD.md")
     lines = [
-        f"# keras_t2v shipped model (preset `{config.preset}`)",
+        f"# keras_t2v shipped model (preset `{preset}`)",
         "",
         "Text in, a video out: "
         f"{d.num_frames} frames of {d.image_size}x{d.image_size}. A caption becomes {config.words.max_words} fastText word vectors "
-        f"({config.words.vector_size}-d, trained here on the dataset's captions), the VAE + Siamese text encoder turns them into a "
+        f"({config.words.vector_size}-d, trained here on the dataset's captions), "
+        + ("the VAE encoder and the Siamese text tower turn" if config.joint.text_input == "vae" else "the Siamese text tower turns")
+        + " them into a "
         f"{config.joint.embed_dim}-d code, StackGAN Stage-I paints the first frame from it and the {config.vgan.variant}-conditioned "
         "two-stream VGAN (static background, moving foreground and mask) turns frame and code into the video.",
         "",
@@ -104,9 +127,9 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
         "",
         "## Training",
         "",
-        f"`python -m keras_t2v.train --preset {config.preset} --run-dir {run_dir}` (every stage, then the evaluation report), "
-        f"then `python -m keras_t2v.ship --run-dir {run_dir}`. The `{config.preset}` preset is `quick` with: "
-        + ", ".join(f"`{k}={v}`" for k, v in changed.items()) + ".",
+        f"`python -m keras_t2v.train --preset {preset} --run-dir {run_dir}{sets}` (every stage, then the evaluation report), "
+        f"then `python -m keras_t2v.ship --run-dir {run_dir}`."
+        + (f" The `{preset}` preset is `quick` with: " + ", ".join(f"`{k}={v}`" for k, v in from_quick.items()) + "." if from_quick else ""),
         "",
         f"Machine: {timings['machine']}, CPU only.",
         "",
@@ -151,7 +174,7 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", default="runs/ship", help="a run trained and evaluated by python -m keras_t2v.train")
+    parser.add_argument("--run-dir", default="runs/fixes", help="a run trained and evaluated by python -m keras_t2v.train")
     parser.add_argument("--out", default=None, help="default: keras_t2v/pretrained (what from_pretrained() loads)")
     parser.add_argument("--gallery", default="docs/gallery", help="where the README's GIFs go ('' to skip)")
     parser.add_argument("--max-mb", type=float, default=40.0, help="refuse a model larger than this")

@@ -47,7 +47,7 @@ def test_fixes_is_quick_plus_the_measured_levers():
         "stackgan.conditional_bn": True, "stackgan.projection_d": True, "stackgan.epochs": 6,
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
-        "vgan.attribute_head": "flatten", "vgan.epochs": 7,
+        "vgan.attribute_head": "flatten", "vgan.epochs": 9,
     }
 
 

@@ -6,6 +6,7 @@ import imageio.v2 as imageio
 import keras
 import numpy as np
 import pytest
+from gensim.models import KeyedVectors
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_t2v.generate import main as generate
@@ -66,12 +67,13 @@ def test_text_to_video(run_dir):
 
 
 def test_save_pretrained_round_trip(run_dir, tmp_path):
-    """save_pretrained keeps the generators only (smaller than the run's models), and what it
-    writes loads back to the same videos; a model card beside it survives a second save."""
+    """save_pretrained keeps the generators only (smaller than the run's models) and the word
+    vectors compacted, and what it writes loads back to the same videos; a model card beside it
+    survives a second save, and a user's .vec vectors are kept as they are."""
     pipe = TextToVideo.from_pretrained(run_dir)
     saved = pipe.save_pretrained(tmp_path / "model")
     assert sorted(p.name for p in saved.iterdir()) == ["config.yaml", "image_generator.keras", "refiner.keras", "text_encoder.keras",
-                                                       "vectors.bin", "video_generator.keras"]
+                                                       "vectors.bin.gz", "video_generator.keras"]
     run_bytes = sum((run_dir / p).stat().st_size for p in ("stackgan/stackgan.keras", "vgan/vgan.keras", "stackgan2/stackgan2.keras"))
     saved_bytes = sum((saved / p).stat().st_size for p in ("image_generator.keras", "video_generator.keras", "refiner.keras"))
     assert saved_bytes < run_bytes / 2  # no discriminators, optimizer states or second (EMA) generator
@@ -82,6 +84,12 @@ def test_save_pretrained_round_trip(run_dir, tmp_path):
     (saved / "MODEL_CARD.md").write_text("card")
     loaded.save_pretrained(saved)
     assert (saved / "MODEL_CARD.md").read_text() == "card" and not saved.with_name("model.tmp").exists()
+    vec = tmp_path / "words.vec"
+    KeyedVectors.save_word2vec_format(loaded.encoder.vectors, str(vec), binary=False)
+    with_vec = TextToVideo(loaded.config, vec, loaded.text_encoder, loaded.image_generator, loaded.video_generator)
+    resaved = with_vec.save_pretrained(tmp_path / "model-vec")
+    assert sorted(p.name for p in resaved.glob("vectors.*")) == ["vectors.vec"]
+    np.testing.assert_allclose(TextToVideo.from_pretrained(resaved).codes([PROMPT]), loaded.codes([PROMPT]), atol=1e-4)
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])

@@ -15,6 +15,7 @@ from keras_t2v.text.word_vectors import (
     DEFAULT_ACTION_WORDS,
     EncodingReport,
     SentenceEncoder,
+    compact_fasttext,
     file_id,
     load_word_vectors,
     prepare_word_vectors,
@@ -51,6 +52,23 @@ def test_bin_round_trip_keeps_vectors_and_subwords(captions, bin_path):
     assert np.linalg.norm(unseen) > 0
     sims = loaded.cosine_similarities(unseen, np.stack([loaded["circle"], loaded["on"]]))
     assert sims[0] > sims[1]
+
+
+def test_compacted_vectors_keep_every_trained_number(bin_path, tmp_path):
+    packed = compact_fasttext(bin_path, tmp_path / "vectors.bin.gz")
+    full, compact = load_word_vectors(bin_path), load_word_vectors(packed)
+    assert compact.index_to_key == full.index_to_key
+    np.testing.assert_array_equal(compact.vectors, full.vectors)  # in-vocabulary vectors, bit for bit
+    trained = np.zeros(full.bucket, bool)
+    for buckets in full.buckets_word:
+        trained[buckets] = True
+    assert 0 < trained.sum() < full.bucket
+    np.testing.assert_array_equal(compact.vectors_ngrams[trained], full.vectors_ngrams[trained])
+    assert not compact.vectors_ngrams[~trained].any() and np.abs(full.vectors_ngrams[~trained]).max() <= 1 / full.vector_size
+    # An unseen word loses only the untrained rows' initialisation noise.
+    for word in ("circles", "boxes", "zebra"):
+        assert np.dot(compact[word], full[word]) / np.linalg.norm(compact[word]) / np.linalg.norm(full[word]) > 0.9
+    assert packed.stat().st_size < 0.6 * bin_path.stat().st_size
 
 
 def test_training_is_reproducible_across_processes(bin_path, captions, tmp_path):
@@ -93,6 +111,9 @@ def test_refuses_pickles_and_names_bad_files(tmp_path):
     (tmp_path / "broken.bin").write_bytes(b"not a fasttext model at all")
     with pytest.raises(ValueError, match="broken.bin: not a readable .bin word-vector file"):
         load_word_vectors(tmp_path / "broken.bin")
+    (tmp_path / "broken.bin.gz").write_bytes(b"not gzip")
+    with pytest.raises(ValueError, match="broken.bin.gz: not a readable .bin.gz word-vector file"):
+        load_word_vectors(tmp_path / "broken.bin.gz")
     (tmp_path / "broken.vec").write_text("3 4\nred 0.1 0.2\n")
     with pytest.raises(ValueError, match="broken.vec: not a readable .vec word-vector file"):
         load_word_vectors(tmp_path / "broken.vec")
