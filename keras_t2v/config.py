@@ -366,6 +366,29 @@ def to_dict(config: Config) -> dict:
     return dataclasses.asdict(config)
 
 
+def flatten(config: Config) -> dict:
+    """{"section.key": value} of every field, plus the top-level "preset"."""
+    out = {}
+    for section, fields in to_dict(config).items():
+        if isinstance(fields, dict):
+            out.update({f"{section}.{key}": value for key, value in fields.items()})
+        else:
+            out[section] = fields
+    return out
+
+
+def nearest_preset(config: Config) -> tuple[str, dict]:
+    """The preset `config` differs least from and the keys that differ (section.key -> value). A run
+    trained from one preset with --set flags is named by the preset it equals, if any."""
+    mine = {k: v for k, v in flatten(config).items() if k != "preset"}
+    diffs = {}
+    for name in PRESETS:
+        preset = flatten(get_preset(name))
+        diffs[name] = {k: v for k, v in mine.items() if preset[k] != v}
+    name = min(diffs, key=lambda n: (len(diffs[n]), n != config.preset))
+    return name, diffs[name]
+
+
 def from_dict(data: dict, source: str = "config") -> Config:
     """Builds a Config from nested dicts: the preset named in `data` first, then every key."""
     if not isinstance(data, dict):

@@ -3,6 +3,12 @@
     python -m keras_t2v.evaluate --run-dir runs/quick            # N = 512 per split
     python -m keras_t2v.evaluate --run-dir runs/tiny --n 64 --evaluator-epochs 3
     python -m keras_t2v.evaluate --run-dir runs/x --stage stackgan   # Stage-I frames only -> report/stage1.json
+    python -m keras_t2v.evaluate --pretrained                    # the shipped model -> runs/pretrained/report
+    python -m keras_t2v.evaluate --run-dir my_model --out r      # a save_pretrained directory
+
+A saved model directory (`TextToVideo.save_pretrained`, or the package's keras_t2v/pretrained) is
+scored like a run: its config.yaml names the data, its generators make the videos. It has no
+training logs, so its report has no curves.
 
 Writes report/metrics.json, report/README.md, report/curves.png (every stage's loss and metric
 curves, from the TensorBoard logs) and report/samples/ (GIFs and a frame strip of a fixed caption
@@ -110,10 +116,12 @@ def _load_evaluator(run_dir: str, evaluator_dir: str | None, evaluator_epochs: i
     return run, evaluator, ev_dir, json.loads((ev_dir / "evaluator.json").read_text())
 
 
-def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None) -> dict:
+def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None,
+                    report_dir: str | None = None) -> dict:
     """StackGAN Stage-I frames alone (issue 6's report), for runs trained up to the stackgan stage:
     the frame evaluator's attribute accuracy on one frame per caption (the first caption of clips
-    0..n-1 of test and test_unseen, noise and CA noise from seed 0). Writes report/stage1.json."""
+    0..n-1 of test and test_unseen, noise and CA noise from seed 0). Writes stage1.json to `report_dir`
+    (default <run_dir>/report)."""
     import keras
 
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
@@ -137,12 +145,16 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
         _, predicted = evaluator.predict_frame(frames)
         metrics["splits"][split] = {"stage1_frame_accuracy": accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES),
                                     "chance": chance(FRAME_ATTRIBUTES)}
-    (run.root / "report").mkdir(exist_ok=True)
-    (run.root / "report" / "stage1.json").write_text(json.dumps(metrics, indent=1))
+    report = Path(report_dir) if report_dir else run.root / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    (report / "stage1.json").write_text(json.dumps(metrics, indent=1))
     return metrics
 
 
-def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None, batch: int = 32) -> dict:
+def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None, batch: int = 32,
+             report_dir: str | None = None) -> dict:
+    """Scores the run (or saved model directory) `run_dir`; writes the report to `report_dir` (default
+    <run_dir>/report) and returns its metrics."""
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
     from keras_t2v.evaluation.curves import plot_curves
     from keras_t2v.evaluation.metrics import frechet_distance, kernel_distance, precision_recall
@@ -197,19 +209,23 @@ def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evalu
     if joint.exists():
         metrics["joint_retrieval_val"] = json.loads(joint.read_text())["retrieval_val"]
 
-    report = run.root / "report"
+    report = Path(report_dir) if report_dir else run.root / "report"
     samples = pipe(list(SAMPLE_PROMPTS), seed=0)
     for i, frames in enumerate(samples.frames):
         export_to_gif(frames, report / "samples" / f"sample_{i}.gif", fps=8)
     save_image(frame_strip(samples.frames, 8), report / "samples" / "strip.png")
-    plot_curves(run.root / "logs", report / "curves.png")
+    metrics["curves"] = plot_curves(run.root / "logs", report / "curves.png") is not None
     (report / "metrics.json").write_text(json.dumps(metrics, indent=1))
     (report / "README.md").write_text(markdown_report(run, metrics))
     return metrics
 
 
 def markdown_report(run: Run, metrics: dict) -> str:
-    lines = [f"# Evaluation of `{run.root}` (preset {run.config.preset}, VGAN variant {run.config.vgan.variant})", "",
+    from keras_t2v.config import nearest_preset
+
+    preset, extra = nearest_preset(run.config)
+    differs = f" with {len(extra)} keys changed" if extra else ""
+    lines = [f"# Evaluation of `{run.root}` (preset {preset}{differs}, VGAN variant {run.config.vgan.variant})", "",
              f"Protocol: N = {metrics['protocol']['n']} per split, {metrics['protocol']['captions']}, seed 0.", "",
              "## Evaluator accuracy on real clips", "", "| split | network | " + " | ".join(ATTRIBUTE_NAMES) + " |",
              "|---|---|" + "---|" * len(ATTRIBUTE_NAMES)]
@@ -234,14 +250,18 @@ def markdown_report(run: Run, metrics: dict) -> str:
                   "| direction | R@1 | R@5 | R@10 |", "|---|---|---|---|",
                   *(f"| {d.replace('_', ' ')} | {r[d + '_R@1']:.3f} | {r[d + '_R@5']:.3f} | {r[d + '_R@10']:.3f} |"
                     for d in ("caption_to_frame", "frame_to_caption"))]
-    lines += ["", "Samples: `samples/strip.png` and `samples/sample_*.gif` (prompts in keras_t2v/evaluate.py).",
-              "", "Training curves of every stage: ![](curves.png)"]
+    lines += ["", "Samples: `samples/strip.png` and `samples/sample_*.gif` (prompts in keras_t2v/evaluate.py)."]
+    if metrics.get("curves", True):
+        lines += ["", "Training curves of every stage: ![](curves.png)"]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run-dir", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--run-dir", help="a run directory, or a saved model directory (save_pretrained)")
+    source.add_argument("--pretrained", action="store_true", help="the model shipped in the package (keras_t2v/pretrained)")
+    parser.add_argument("--out", default=None, help="report directory (default <run-dir>/report; runs/pretrained/report with --pretrained)")
     parser.add_argument("--n", type=int, default=512, help="captions per split")
     parser.add_argument("--evaluator-dir", default=None)
     parser.add_argument("--evaluator-epochs", type=int, default=None,
@@ -249,13 +269,20 @@ def main(argv=None) -> int:
     parser.add_argument("--stage", choices=("all", "stackgan"), default="all",
                         help="stackgan: score Stage-I frames only (a run trained up to the stackgan stage)")
     args = parser.parse_args(argv)
+    if args.pretrained:
+        from keras_t2v.pipeline import PRETRAINED_DIR
+
+        args.run_dir, args.out = str(PRETRAINED_DIR), args.out or "runs/pretrained/report"
     if args.stage == "stackgan":
-        metrics = evaluate_stage1(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs)
+        if not (Path(args.run_dir) / "stackgan" / "stackgan.keras").exists():
+            parser.error(f"--stage stackgan: {args.run_dir} has no trained stackgan stage (stackgan/stackgan.keras); "
+                         "the full evaluation of a saved model reports its Stage-I frame accuracy too")
+        metrics = evaluate_stage1(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs, report_dir=args.out)
         for split, values in metrics["splits"].items():
             accuracy = values["stage1_frame_accuracy"]
             print(f"{split}: " + ", ".join(f"{name} {value:.3f}" for name, value in accuracy.items()))
         return 0
-    metrics = evaluate(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs)
+    metrics = evaluate(args.run_dir, args.n, args.evaluator_dir, args.evaluator_epochs, report_dir=args.out)
     print(markdown_report(Run.load(args.run_dir), metrics))
     return 0
 

@@ -10,17 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keras_t2v.config import Config, ConfigError, load_config, save_config, to_dict
-
-
-def _flatten(data: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
+from keras_t2v.config import Config, ConfigError, flatten, load_config, save_config
 
 
 # How a run is trained, not what it trains: a run may be resumed with other values.
@@ -29,7 +19,7 @@ RUNTIME_KEYS = ("train.strategy", "train.eval_every", "train.eval_n", "train.eva
 
 def config_differences(a: Config, b: Config) -> list[str]:
     """'key: a -> b' for every field that differs, except RUNTIME_KEYS."""
-    fa, fb = _flatten(to_dict(a)), _flatten(to_dict(b))
+    fa, fb = flatten(a), flatten(b)
     return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k] and k not in RUNTIME_KEYS]
 
 

@@ -72,26 +72,8 @@ def limitation_lines(metrics: dict) -> list[str]:
             "attributes of the caption (yet). See the README's ablation table for what has been tried."]
 
 
-def _flat(config) -> dict:
-    from keras_t2v.config import to_dict
-
-    return {f"{section}.{key}": value for section, fields in to_dict(config).items() if isinstance(fields, dict)
-            for key, value in fields.items()}
-
-
-def nearest_preset(config) -> tuple[str, dict]:
-    """The preset `config` differs least from and the keys that differ (section.key -> value). A run
-    trained from one preset with --set flags is named by the preset it equals, if any."""
-    from keras_t2v.config import PRESETS, get_preset
-
-    mine, presets = _flat(config), {name: _flat(get_preset(name)) for name in PRESETS}
-    diffs = {name: {k: v for k, v in mine.items() if flat[k] != v} for name, flat in presets.items()}
-    name = min(diffs, key=lambda n: (len(diffs[n]), n != config.preset))
-    return name, diffs[name]
-
-
 def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
-    from keras_t2v.config import get_preset, load_config
+    from keras_t2v.config import flatten, get_preset, load_config, nearest_preset
 
     config = load_config(saved / "config.yaml")
     metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
@@ -99,8 +81,8 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
     evaluator = metrics["protocol"]["evaluator_accuracy_on_real"]
     d = config.data
     preset, extra = nearest_preset(config)
-    quick = _flat(get_preset("quick"))
-    from_quick = {k: v for k, v in _flat(get_preset(preset)).items() if quick[k] != v}
+    quick = flatten(get_preset("quick"))
+    from_quick = {k: v for k, v in flatten(get_preset(preset)).items() if quick[k] != v and k != "preset"}
     sets = "".join(f" --set {k}={v}" for k, v in extra.items())
     seconds = timings["seconds"]
     training = sum(v for k, v in seconds.items() if k != "evaluate")

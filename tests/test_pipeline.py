@@ -162,6 +162,27 @@ def test_evaluate_stage1_scores_stackgan_frames(run_dir, tmp_path, capsys):
     assert "test_unseen: shape" in capsys.readouterr().out
 
 
+def test_a_saved_model_scores_what_its_run_scores(run_dir, tmp_path, capsys):
+    """How the shipped model's README numbers are reproduced without training: evaluate its directory."""
+    from keras_t2v.evaluate import evaluate
+    from keras_t2v.evaluate import main as evaluate_main
+
+    saved = TextToVideo.from_pretrained(run_dir).save_pretrained(tmp_path / "saved")
+    evaluator, report = str(tmp_path / "evaluator"), tmp_path / "report"
+    of_run = evaluate(str(run_dir), n=16, evaluator_dir=evaluator, evaluator_epochs=1, report_dir=str(tmp_path / "run_report"))
+    assert evaluate_main(["--run-dir", str(saved), "--n", "16", "--evaluator-dir", evaluator, "--out", str(report)]) == 0
+    of_saved = json.loads((report / "metrics.json").read_text())
+    for split in ("test", "test_unseen"):
+        assert of_saved["splits"][split]["attribute_accuracy"] == of_run["splits"][split]["attribute_accuracy"]
+        assert of_saved["splits"][split]["kid_self"] == pytest.approx(of_run["splits"][split]["kid_self"], rel=1e-4)
+    text = (report / "README.md").read_text()
+    assert "(preset tiny with " in text and "curves.png" not in text and not (report / "curves.png").exists()
+    assert not (saved / "report").exists() and len(list((report / "samples").glob("sample_*.gif"))) == 4
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate_main(["--run-dir", str(saved), "--stage", "stackgan"])
+    assert exit_info.value.code == 2 and "has no trained stackgan stage" in capsys.readouterr().err
+
+
 def test_curves_are_read_back_from_tensorboard(run_dir):
     from keras_t2v.evaluation.curves import read_curves
 
