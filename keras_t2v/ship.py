@@ -124,7 +124,9 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
         "## Metrics",
         "",
         f"`python -m keras_t2v.evaluate --run-dir {run_dir}`: the first caption of {metrics['protocol']['n']} clips of each "
-        "split, seed 0; generated videos judged by the evaluator (a classifier trained on real clips, never on generated ones).",
+        "split, seed 0; generated videos judged by the evaluator (a classifier trained on real clips, never on generated ones). "
+        "The installed model is scored the same way, without training, by `python -m keras_t2v.evaluate --pretrained`; "
+        "an evaluator trained on another machine can differ from this one by a few points where the videos are ambiguous.",
         "",
         *metrics_table(metrics),
         "",
