@@ -1,0 +1,72 @@
+"""Can the Stage-I discriminator name a real frame's attributes? Its trunk, with a pooled or a flattened head.
+
+The quick preset's Stage-I discriminator trunk (df_dim 32, TF variant: four 4x4 stride-2 convs and
+the residual block, 64x64 -> 4x4x256; the `fixes` preset's D) is trained from scratch as a plain
+classifier of the four frame attributes (shape, colour, size, background) of the first frames of
+real Captioned Moving Shapes clips (the auxiliary loss of stackgan.attribute_weight, Adam 2e-4 /
+beta1 0.5, batch 16), then scored on 256 val frames. "pool" is the head Stage-I's D has (the mean
+of the 4x4 features); "flatten" reads every position, as vgan.attribute_head=flatten does for video.
+
+    python experiments/stackgan_d_attribute_probe.py pool 1000
+    python experiments/stackgan_d_attribute_probe.py flatten 1000
+
+About 2 minutes each on a 2-core Intel Xeon. Numbers are in the README ("Why the video D could not
+teach motion", where the video D's probe is too).
+"""
+
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
+from keras_t2v.data.records import generate_records
+from keras_t2v.models.losses import attribute_cross_entropy
+from keras_t2v.models.stackgan import stage1_discriminator
+
+COLUMNS = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
+SIZES = [NUM_VALUES[i] for i in COLUMNS]
+
+
+def batches(split: str, count: int, batch_size: int):
+    """(first frames (B, 64, 64, 3) in [-1, 1], frame attributes (B, 4)) of clips 0..count-1."""
+    for record in generate_records(0, split, count, 64, 32).batch(batch_size):
+        frames = tf.cast(record["video"][:, 0], tf.float32) / 127.5 - 1.0
+        yield frames, tf.gather(record["attributes"], COLUMNS, axis=1)
+
+
+def main(head: str, steps: int) -> None:
+    keras.utils.set_random_seed(0)
+    d = stage1_discriminator(128, 128, 32, 64, "tf", attribute_classes=sum(SIZES))
+    features = d.get_layer("d1_lrelu2").output  # the trunk's last features (B, 4, 4, 256)
+    features = layers.GlobalAveragePooling2D()(features) if head == "pool" else layers.Flatten()(features)
+    model = keras.Model(d.get_layer("image").output, layers.Dense(sum(SIZES))(features))
+    optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    @tf.function
+    def step(frames, attributes):
+        with tf.GradientTape() as tape:
+            loss = attribute_cross_entropy(model(frames, training=True), attributes, SIZES)
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    start = time.time()
+    for i, (frames, attributes) in enumerate(batches("train", steps * 16, 16)):
+        loss = step(frames, attributes)
+        if i % 250 == 0:
+            print(f"step {i}: loss {float(loss):.3f} ({time.time() - start:.0f} s)", flush=True)
+    correct, n = np.zeros(len(SIZES)), 0
+    starts = np.cumsum([0, *SIZES])
+    for frames, attributes in batches("val", 256, 32):
+        logits, attributes = model(frames, training=False).numpy(), attributes.numpy()
+        for k in range(len(SIZES)):
+            correct[k] += (logits[:, starts[k] : starts[k + 1]].argmax(1) == attributes[:, k]).sum()
+        n += len(attributes)
+    print(head, steps, "steps; val accuracy:", {k: round(float(v), 3) for k, v in zip(FRAME_ATTRIBUTES, correct / n)})
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]))
