@@ -16,16 +16,14 @@ teach motion", where the video D's probe is too).
 """
 
 import sys
-import time
 
 import keras
-import numpy as np
 import tensorflow as tf
+from attribute_probe import accuracy, fit
 from keras import layers
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
 from keras_t2v.data.records import generate_records
-from keras_t2v.models.losses import attribute_cross_entropy
 from keras_t2v.models.stackgan import stage1_discriminator
 
 COLUMNS = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
@@ -39,28 +37,17 @@ def batches(split: str, count: int, batch_size: int):
         yield frames, tf.gather(record["attributes"], COLUMNS, axis=1)
 
 
-def score(model, condition_dim: int | None = None) -> dict:
-    """Accuracy per frame attribute on 256 val first frames; `condition_dim`: the model is a
-    trained Stage-I D, fed a zero condition (its attribute logits do not read it)."""
-    correct, n = np.zeros(len(SIZES)), 0
-    starts = np.cumsum([0, *SIZES])
-    for frames, attributes in batches("val", 256, 32):
-        if condition_dim is None:
-            logits = model(frames, training=False)
-        else:
-            logits = model([frames, tf.zeros((frames.shape[0], condition_dim))], training=False)[1]
-        logits, attributes = np.asarray(logits), attributes.numpy()
-        for k in range(len(SIZES)):
-            correct[k] += (logits[:, starts[k] : starts[k + 1]].argmax(1) == attributes[:, k]).sum()
-        n += len(attributes)
-    return {k: round(float(v), 3) for k, v in zip(FRAME_ATTRIBUTES, correct / n)}
+def score(logits_of) -> dict:
+    """Accuracy per frame attribute on 256 val first frames."""
+    return accuracy(logits_of, batches("val", 256, 32), SIZES, FRAME_ATTRIBUTES)
 
 
 def score_trained(run_dir: str) -> None:
     import keras_t2v.models.stackgan_model  # noqa: F401  (registers the saved class)
 
     d = keras.models.load_model(f"{run_dir}/stackgan/stackgan.keras", safe_mode=True).discriminator
-    print(run_dir, "Stage-I D; val accuracy:", score(d, d.inputs[1].shape[-1]))
+    condition_dim = d.inputs[1].shape[-1]  # its attribute logits do not read the condition: zeros
+    print(run_dir, "Stage-I D; val accuracy:", score(lambda f: d([f, tf.zeros((f.shape[0], condition_dim))], training=False)[1]))
 
 
 def main(head: str, steps: int) -> None:
@@ -69,21 +56,8 @@ def main(head: str, steps: int) -> None:
     features = d.get_layer("d1_lrelu2").output  # the trunk's last features (B, 4, 4, 256)
     features = layers.GlobalAveragePooling2D()(features) if head == "pool" else layers.Flatten()(features)
     model = keras.Model(d.get_layer("image").output, layers.Dense(sum(SIZES))(features))
-    optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-
-    @tf.function
-    def step(frames, attributes):
-        with tf.GradientTape() as tape:
-            loss = attribute_cross_entropy(model(frames, training=True), attributes, SIZES)
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
-    start = time.time()
-    for i, (frames, attributes) in enumerate(batches("train", steps * 16, 16)):
-        loss = step(frames, attributes)
-        if i % 250 == 0:
-            print(f"step {i}: loss {float(loss):.3f} ({time.time() - start:.0f} s)", flush=True)
-    print(head, steps, "steps; val accuracy:", score(model))
+    fit(model, batches("train", steps * 16, 16), SIZES, print_every=250)
+    print(head, steps, "steps; val accuracy:", score(lambda f: model(f, training=False)))
 
 
 if __name__ == "__main__":

@@ -13,16 +13,14 @@ About 6 minutes each on a 2-core CPU. Numbers are in the README ("Why the video 
 """
 
 import sys
-import time
 
 import keras
-import numpy as np
 import tensorflow as tf
+from attribute_probe import accuracy, fit
 from keras import layers
 
 from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.data.records import generate_records
-from keras_t2v.models.losses import attribute_cross_entropy
 from keras_t2v.models.vgan import INIT, discriminator
 
 
@@ -38,31 +36,9 @@ def main(head: str, steps: int) -> None:
     features = d.get_layer("conv4_lrelu").output
     features = layers.GlobalAveragePooling3D()(features) if head == "pool" else layers.Flatten()(features)
     model = keras.Model(d.input, layers.Dense(sum(NUM_VALUES), kernel_initializer=INIT)(features))
-    optimizer = keras.optimizers.Adam(2e-4, beta_1=0.5)
-
-    @tf.function
-    def step(video, attributes):
-        with tf.GradientTape() as tape:
-            loss = attribute_cross_entropy(model(video, training=True), attributes, NUM_VALUES)
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return loss
-
-    start = time.time()
-    for i, (video, attributes) in enumerate(batches("train", steps * 16, 16)):
-        loss = step(video, attributes)
-        if i % 50 == 0:
-            print(f"step {i}: loss {float(loss):.3f} ({time.time() - start:.0f} s)", flush=True)
-    correct, n = np.zeros(len(NUM_VALUES)), 0
-    for video, attributes in batches("val", 256, 32):
-        logits, attributes = model(video, training=False).numpy(), attributes.numpy()
-        starts = np.cumsum([0, *NUM_VALUES])
-        for k in range(len(NUM_VALUES)):
-            correct[k] += (logits[:, starts[k] : starts[k + 1]].argmax(1) == attributes[:, k]).sum()
-        n += len(attributes)
+    fit(model, batches("train", steps * 16, 16), NUM_VALUES, print_every=50)
     names = ("shape", "color", "size", "motion", "background")
-    print(head, steps, "steps; val accuracy:", {k: round(float(v), 3) for k, v in zip(names, correct / n)})
-
+    print(head, steps, "steps; val accuracy:", accuracy(lambda v: model(v, training=False), batches("val", 256, 32), NUM_VALUES, names))
 
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]))
