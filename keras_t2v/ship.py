@@ -63,13 +63,14 @@ def target_lines(metrics: dict) -> list[str]:
 
 
 def limitation_lines(metrics: dict) -> list[str]:
-    """What the numbers say the model cannot do: attributes within 5 points of chance on seen captions."""
-    seen = metrics["splits"]["test"]
-    at_chance = [a for a in ATTRIBUTES if seen["attribute_accuracy"][a] < seen["chance"][a] + 0.05]
+    """What the numbers say the model cannot do: attributes within 5 points of chance on seen or
+    unseen captions (one split a little above chance does not make an attribute shown)."""
+    splits = metrics["splits"].values()
+    at_chance = [a for a in ATTRIBUTES if any(s["attribute_accuracy"][a] < s["chance"][a] + 0.05 for s in splits)]
     if not at_chance:
         return []
-    return [f"- On seen captions its videos are at chance level for {', '.join(at_chance)}: it does not show these "
-            "attributes of the caption (yet). See the README's ablation table for what has been tried."]
+    return [f"- On seen or unseen captions its videos are within 5 points of chance for {', '.join(at_chance)}: it does "
+            "not show these attributes of the caption (yet). See the README's ablation table for what has been tried."]
 
 
 def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:

@@ -206,6 +206,19 @@ def test_gans_on_one_hot_attribute_codes(tmp_path):
         pipe("a big blue box on a gray background")
 
 
+def test_model_card_limitations_name_an_attribute_at_chance_on_either_split():
+    from keras_t2v.ship import limitation_lines
+
+    chance = {"shape": 1 / 3, "color": 1 / 6, "size": 0.5, "motion": 1 / 6, "background": 1 / 3}
+    seen = {"shape": 0.391, "color": 0.85, "size": 0.76, "motion": 0.93, "background": 0.88}
+    unseen = dict(seen, shape=0.314)  # shape 6 points above chance on seen captions, at chance on unseen ones
+    splits = {"test": {"attribute_accuracy": seen, "chance": chance}, "test_unseen": {"attribute_accuracy": unseen, "chance": chance}}
+    (line,) = limitation_lines({"splits": splits})
+    assert "chance for shape:" in line
+    splits["test_unseen"]["attribute_accuracy"] = seen
+    assert limitation_lines({"splits": splits}) == []
+
+
 def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
     from keras_t2v.evaluate import evaluate
     from keras_t2v.ship import main as ship
