@@ -40,5 +40,6 @@ def main(head: str, steps: int) -> None:
     names = ("shape", "color", "size", "motion", "background")
     print(head, steps, "steps; val accuracy:", accuracy(lambda v: model(v, training=False), batches("val", 256, 32), NUM_VALUES, names))
 
+
 if __name__ == "__main__":
     main(sys.argv[1], int(sys.argv[2]))
