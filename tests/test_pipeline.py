@@ -235,3 +235,23 @@ def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
     assert len(list(gallery.glob("*.gif"))) == 4
     frames = TextToVideo.from_pretrained(out)(PROMPT, seed=0).frames
     np.testing.assert_array_equal(frames, TextToVideo.from_pretrained(run_dir)(PROMPT, seed=0).frames)
+
+
+def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
+    """stackgan.d_pretrain_epochs: D's trunk and attribute head learn real frames' attributes
+    before the GAN; the losses, val accuracies and a TensorBoard curve are kept."""
+    from keras_t2v.config import ConfigError
+    from keras_t2v.evaluation.curves import read_curves
+
+    common = ["--preset", "tiny", "--set", "joint.gan_code=attributes", "--set", "stackgan.d_pretrain_epochs=4", "--no-evaluate"]
+    with pytest.raises(ConfigError, match="set stackgan.attribute_weight > 0"):
+        train([*common, "--run-dir", str(tmp_path / "refused"), "--stage", "stackgan"])
+    root = tmp_path / "pretrained_d"
+    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan", "--set", "stackgan.attribute_weight=1.0"]) == 0
+    pretrain = json.loads((root / "stackgan" / "report.json").read_text())["d_pretrain"]
+    assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
+    assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background"}
+    assert all(0.0 <= v <= 1.0 for v in pretrain["val_accuracy"].values())
+    epochs, losses = read_curves(root / "logs" / "stackgan" / "d_pretrain")["train/loss"]
+    np.testing.assert_array_equal(epochs, [1, 2, 3, 4])
+    np.testing.assert_allclose(losses, pretrain["loss"], rtol=1e-5)

@@ -76,6 +76,14 @@ class StackGANStageI(TwoOptimizerGAN):
     def _attribute_loss(self, logits, attributes):
         return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_COLUMNS, axis=1), self.attribute_sizes)
 
+    def attribute_classifier(self) -> keras.Model:
+        """image (B, S, S, 3) -> attribute logits (B, 14): D's trunk and auxiliary head as a model of
+        their own that shares D's weights (stackgan.d_pretrain_epochs trains it before the GAN)."""
+        if not self.attribute_weight:
+            raise ValueError("the discriminator has no attribute head: attribute_weight is 0")
+        return keras.Model(self.discriminator.inputs[0], self.discriminator.get_layer("attribute_logits").output,
+                           name="stage1_attribute_classifier")
+
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
             data = data[0]

@@ -3,8 +3,9 @@
 Outputs in the run directory:
     stackgan/stackgan.keras     the trained StackGANStageI (generator + discriminator + optimizers)
     stackgan/samples.png        the fixed grid: val captions (rows) x noise seeds (columns), real frame first
-    stackgan/report.json        final losses
+    stackgan/report.json        final losses (and, with stackgan.d_pretrain_epochs, D's pre-training)
     logs/stackgan/              TensorBoard scalars and the sample grid every epoch
+    logs/stackgan/d_pretrain/   with stackgan.d_pretrain_epochs, the classifier loss per epoch
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.config import ConfigError
-from keras_t2v.data.attributes import one_hot
+from keras_t2v.data.attributes import FRAME_ATTRIBUTES, one_hot
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import save_image, to_float, to_uint8
@@ -25,6 +26,7 @@ from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_training import key_frames
 from keras_t2v.text.training import sentence_matrix
+from keras_t2v.models.losses import attribute_cross_entropy
 from keras_t2v.models.stackgan_model import StackGANStageI
 
 GRID_CAPTIONS, GRID_SEEDS = 8, 4
@@ -116,9 +118,38 @@ class SampleGrid(keras.callbacks.Callback):
         self.writer.flush()
 
 
+def pretrain_discriminator(run: Run, model: StackGANStageI, train, val) -> dict:
+    """stackgan.d_pretrain_epochs (a deviation): before the GAN, D's trunk and auxiliary head learn
+    the frame attributes of real first frames as a plain classifier, so that from the first GAN
+    step its attribute loss can tell G which shape it drew. Left to the GAN alone, D names a real
+    frame's shape in 60 % after Stage-I (README "Shape is what the discriminators learn last").
+    G and D's real/fake head are untouched; the classifier has its own Adam (stackgan.learning_rate,
+    beta1). `train`, `val`: KeyFrames, frames (N, 3, S, S, 3) uint8 (the first is used) and attributes (N, 5).
+    Returns {"loss": per epoch, "val_accuracy": {attribute: fraction of val first frames right}}."""
+    sg = run.config.stackgan
+    columns = list(model.FRAME_COLUMNS)
+    data = (tf.data.Dataset.from_tensor_slices((train.frames[:, 0], train.attributes[:, columns].astype(np.int32)))
+            .shuffle(len(train.frames), seed=run.config.train.seed)
+            .batch(sg.batch_size, drop_remainder=True)
+            .map(lambda frames, attributes: (tf.cast(frames, tf.float32) / 127.5 - 1.0, attributes)))
+    with run.strategy.scope():
+        classifier = model.attribute_classifier()
+        classifier.compile(keras.optimizers.Adam(sg.learning_rate, beta_1=sg.beta1),
+                           loss=lambda y, logits: attribute_cross_entropy(logits, tf.cast(y, tf.int32), model.attribute_sizes))
+    history = classifier.fit(data, epochs=sg.d_pretrain_epochs, shuffle=False, verbose=2,
+                             callbacks=[keras.callbacks.TensorBoard(str(run.log_dir("stackgan") / "d_pretrain"), write_graph=False)])
+    logits = classifier.predict(to_float(val.frames[:, 0]), batch_size=256, verbose=0)
+    starts = np.cumsum([0, *model.attribute_sizes])
+    right = {name: float(np.mean(logits[:, starts[k] : starts[k + 1]].argmax(1) == val.attributes[:, column]))
+             for k, (name, column) in enumerate(zip(FRAME_ATTRIBUTES, columns))}
+    return {"loss": [float(v) for v in history.history["loss"]], "val_accuracy": right}
+
+
 def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     sg = cfg.stackgan
+    if sg.d_pretrain_epochs and not sg.attribute_weight:
+        raise ConfigError("stackgan.d_pretrain_epochs trains D's attribute head: set stackgan.attribute_weight > 0")
     out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
@@ -126,7 +157,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     codes, _ = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
     train = key_frames(run, "train")
-    val_frames = key_frames(run, "val").frames
+    val = key_frames(run, "val")
     first_frames = np.ascontiguousarray(train.frames[:, 0])
 
     def build():
@@ -137,10 +168,14 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
+    d_pretrain = None
+    if sg.d_pretrain_epochs and initial_epoch == 0:
+        d_pretrain = pretrain_discriminator(run, model, train, val)
+        print(f"[stackgan] D pre-trained as a classifier; val accuracy {d_pretrain['val_accuracy']}", flush=True)
 
-    shown = np.arange(min(GRID_CAPTIONS, len(val_frames)))
+    shown = np.arange(min(GRID_CAPTIONS, len(val.frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
-    grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val_frames[shown, 0]), noise)
+    grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val.frames[shown, 0]), noise)
     if sg.attribute_weight and train.attributes is None:
         raise ConfigError("stackgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
     sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed,
@@ -153,5 +188,6 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                      evaluation=evaluation)
     save_image(sample_grid(model, grid.codes, grid.real, grid.noise), out / "samples.png")
     save_final(model, final)
-    (out / "report.json").write_text(json.dumps({"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}, indent=1))
+    report = {"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}
+    (out / "report.json").write_text(json.dumps(report | ({"d_pretrain": d_pretrain} if d_pretrain else {}), indent=1))
     return StageResult("stackgan", time.time() - start, logs)

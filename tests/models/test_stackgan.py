@@ -190,6 +190,21 @@ def test_auxiliary_attribute_classifier_adds_its_terms_and_round_trips(tmp_path)
     assert keras.models.load_model(tmp_path / "aux.keras", safe_mode=True).attribute_weight == 0.5
 
 
+def test_attribute_classifier_is_the_discriminators_trunk_and_auxiliary_head():
+    """stackgan.d_pretrain_epochs trains this model; it must move D's own weights, none of G's and
+    not D's text-matching head."""
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=1.0, seed=0)
+    classifier = model.attribute_classifier()
+    assert classifier.output_shape == (None, 3 + 6 + 2 + 3)
+    d_weights = {id(w) for w in model.discriminator.trainable_weights}
+    shared = {id(w) for w in classifier.trainable_weights}
+    assert shared < d_weights and not shared & {id(w) for w in model.generator.trainable_weights}
+    assert id(model.discriminator.get_layer("attribute_logits").kernel) in shared
+    assert id(model.discriminator.get_layer("text_fc").kernel) not in shared
+    with pytest.raises(ValueError, match="no attribute head"):
+        StackGANStageI(12, 8, 6, 4, 4, 16, "tf", seed=0).attribute_classifier()
+
+
 def test_conditional_batch_norm_matches_hand_computation():
     rng = np.random.default_rng(0)
     x, condition = rng.normal(2.0, 3.0, (6, 4, 4, 5)).astype("float32"), rng.normal(size=(6, 3)).astype("float32")
