@@ -22,7 +22,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_t2v.config import ConfigError, resolve_config  # noqa: E402
+from keras_t2v.config import PRESETS, ConfigError, resolve_config  # noqa: E402
 from keras_t2v.distribute import make_strategy, worker_run_dir  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
@@ -61,7 +61,7 @@ def run_stage(name: str, run: Run, resume: bool, force: bool):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--preset", default=None, help="tiny | quick | ship | paper (default quick)")
+    parser.add_argument("--preset", default=None, help=f"{' | '.join(PRESETS)} (default quick)")
     parser.add_argument("--config", default=None, help="YAML config (partial files start from their preset)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="section.key=value")
     parser.add_argument("--stage", default="all", help=f"all, or a comma-separated list of {', '.join(STAGES)}")
