@@ -159,6 +159,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     train = key_frames(run, "train")
     val = key_frames(run, "val")
     first_frames = np.ascontiguousarray(train.frames[:, 0])
+    if sg.attribute_weight and train.attributes is None:
+        raise ConfigError("stackgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
 
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
@@ -176,8 +178,6 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     shown = np.arange(min(GRID_CAPTIONS, len(val.frames)))
     noise = np.random.default_rng(0).normal(size=(GRID_SEEDS, sg.z_dim)).astype("float32")
     grid = SampleGrid(run.log_dir("stackgan") / "samples", val_codes[3 * shown], to_float(val.frames[shown, 0]), noise)
-    if sg.attribute_weight and train.attributes is None:
-        raise ConfigError("stackgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
     sampler = FrameTextSampler(first_frames, codes, train.keys, sg.batch_size, seed=cfg.train.seed,
                                attributes=train.attributes if sg.attribute_weight else None)
     evaluation = None
