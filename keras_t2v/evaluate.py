@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from keras_t2v.config import to_dict  # noqa: E402
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, NUM_VALUES  # noqa: E402
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, NUM_VALUES  # noqa: E402
 from keras_t2v.data.records import caption_pool, is_shapes, split_records  # noqa: E402
 from keras_t2v.export import to_float  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
@@ -98,6 +98,18 @@ def accuracy_table(predicted: np.ndarray, truth: np.ndarray, names) -> dict:
     return table
 
 
+def confusion(predicted: np.ndarray, truth: np.ndarray, names) -> dict:
+    """{attribute: {asked value: {judged value: count}}}: what was drawn for each value the caption
+    asked for, which tells a generator that draws one shape for every caption from one that
+    draws shapes at random (both score chance)."""
+    table = {}
+    for i, name in enumerate(names):
+        values = ATTRIBUTE_VALUES[name]
+        table[name] = {asked: {judged: int(np.sum((truth[:, i] == a) & (predicted[:, i] == j))) for j, judged in enumerate(values)}
+                       for a, asked in enumerate(values)}
+    return table
+
+
 def chance(names) -> dict:
     levels = {n: 1.0 / NUM_VALUES[ATTRIBUTE_NAMES.index(n)] for n in names}
     levels["all"] = float(np.prod(list(levels.values())))
@@ -144,7 +156,8 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
                                  for i in range(0, count, 64)])
         _, predicted = evaluator.predict_frame(frames)
         metrics["splits"][split] = {"stage1_frame_accuracy": accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES),
-                                    "chance": chance(FRAME_ATTRIBUTES)}
+                                    "chance": chance(FRAME_ATTRIBUTES),
+                                    "confusion": confusion(predicted, attributes[:, columns], FRAME_ATTRIBUTES)}
     report = Path(report_dir) if report_dir else run.root / "report"
     report.mkdir(parents=True, exist_ok=True)
     (report / "stage1.json").write_text(json.dumps(metrics, indent=1))

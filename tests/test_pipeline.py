@@ -159,6 +159,11 @@ def test_evaluate_stage1_scores_stackgan_frames(run_dir, tmp_path, capsys):
         assert set(accuracy) == {"shape", "color", "size", "background", "all"}
         assert all(0.0 <= v <= 1.0 for v in accuracy.values())
         assert metrics["splits"][split]["chance"]["color"] == pytest.approx(1 / 6)
+        shapes = metrics["splits"][split]["confusion"]["shape"]  # asked -> judged -> count
+        assert list(shapes) == ["circle", "square", "triangle"] and list(shapes["circle"]) == list(shapes)
+        assert sum(sum(row.values()) for row in shapes.values()) == 16
+        right = sum(shapes[value][value] for value in shapes) / 16
+        assert right == pytest.approx(accuracy["shape"])
     assert "test_unseen: shape" in capsys.readouterr().out
 
 
