@@ -15,12 +15,15 @@ from keras_t2v.config import Config, ConfigError, flatten, load_config, save_con
 
 # How a run is trained, not what it trains: a run may be resumed with other values.
 RUNTIME_KEYS = ("train.strategy", "train.eval_every", "train.eval_n", "train.evaluator_dir")
+# How long the checkpointed stages train: raised with --resume, a stage continues from its newest
+# checkpoint, finished or not (words, trained by gensim in one go, is not among them).
+EPOCH_KEYS = ("vae.epochs", "joint.epochs", "stackgan.epochs", "stackgan.stage2_epochs", "vgan.epochs")
 
 
-def config_differences(a: Config, b: Config) -> list[str]:
-    """'key: a -> b' for every field that differs, except RUNTIME_KEYS."""
+def config_differences(a: Config, b: Config, ignore=()) -> list[str]:
+    """'key: a -> b' for every field that differs, except RUNTIME_KEYS and `ignore`."""
     fa, fb = flatten(a), flatten(b)
-    return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k] and k not in RUNTIME_KEYS]
+    return [f"{k}: {fa[k]!r} -> {fb[k]!r}" for k in fa if fa[k] != fb[k] and k not in (*RUNTIME_KEYS, *ignore)]
 
 
 class Run:
@@ -31,22 +34,28 @@ class Run:
         self.config = config
 
     @classmethod
-    def open(cls, root: str | Path, config: Config) -> "Run":
+    def open(cls, root: str | Path, config: Config, resume: bool = False) -> "Run":
         """Creates the run, or reopens it when its saved config is the same.
 
         A different config in an existing run is refused with the differing keys named, so two
-        experiments never share a directory.
+        experiments never share a directory. With `resume`, EPOCH_KEYS may rise (train longer):
+        the saved config then records the new lengths.
         """
         root = Path(root)
         saved_path = root / "config.yaml"
         if saved_path.exists():
             saved = load_config(saved_path)
-            differences = config_differences(saved, config)
+            old, new = flatten(saved), flatten(config)
+            longer = [k for k in EPOCH_KEYS if new[k] > old[k]]
+            differences = config_differences(saved, config, ignore=longer if resume else ())
             if differences:
+                hint = "; to train a stage longer, raise its epochs with --resume" if longer and not resume else ""
                 raise ConfigError(
                     f"{root} was made with another config ({'; '.join(differences)}); "
-                    "use another --run-dir or the same settings"
+                    f"use another --run-dir or the same settings{hint}"
                 )
+            if longer:  # with resume: the run now trains longer
+                save_config(config, saved_path)
         else:
             root.mkdir(parents=True, exist_ok=True)
             save_config(config, saved_path)

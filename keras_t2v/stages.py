@@ -35,17 +35,21 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     return options[name](learning_rate=learning_rate)
 
 
-def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool, monitor: str | None = None, mode: str = "min"):
-    """(stage dir, checkpoint manager, final model path, skip) for a stage trained with `fit`.
+def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool, epochs: int,
+               monitor: str | None = None, mode: str = "min"):
+    """(stage dir, checkpoint manager, final model path, skip) for a stage trained with `fit` for `epochs`.
     With `monitor` (a validation metric of the logs), checkpoints/best.keras keeps the best epoch.
 
-    Skips a finished stage unless `force`; refuses to silently restart an interrupted one; seeds
-    Python, NumPy and TensorFlow with `train.seed` for the stage it opens.
+    Skips a finished stage unless `force`, or `resume` with more `epochs` than its newest checkpoint
+    (train longer); refuses to silently restart an interrupted one; seeds Python, NumPy and
+    TensorFlow with `train.seed` for the stage it opens.
     """
     out = run.stage_dir(stage)
     final = out / final_name
     manager = CheckpointManager(out / "checkpoints", keep=run.config.train.keep_checkpoints, monitor=monitor, mode=mode)
-    if final.exists() and not force:
+    latest = manager.latest()
+    longer = resume and latest is not None and latest[0] < epochs
+    if final.exists() and not force and not longer:
         return out, manager, final, True
     if force:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
         if args.strategy is not None:
             config.train.strategy = args.strategy
         run_dir = worker_run_dir(args.run_dir or f"runs/{config.preset}", make_strategy(config.train.strategy))
-        run = Run.open(run_dir, config)
+        run = Run.open(run_dir, config, resume=args.resume)
     except ConfigError as err:
         parser.error(str(err))
     print(f"run directory: {run.root}\nTensorBoard:   tensorboard --logdir {run.root / 'logs'}", flush=True)

@@ -59,6 +59,27 @@ def test_tiny_run_writes_models_reports_and_tensorboard(tmp_path, capsys):
     assert "unknown stage gan" in capsys.readouterr().err
 
 
+def test_resume_with_more_epochs_trains_a_finished_stage_longer(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    args = ["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir)]
+    assert main([*args, "--set", "vae.epochs=2"]) == 0
+    with pytest.raises(SystemExit):
+        main([*args, "--set", "vae.epochs=3"])
+    assert "raise its epochs with --resume" in capsys.readouterr().err
+
+    assert main([*args, "--set", "vae.epochs=3", "--resume"]) == 0
+    printed = capsys.readouterr().out
+    assert "[words] finished model found, skipped" in printed and "[vae] finished model found" not in printed
+    assert CheckpointManager(run_dir / "vae/checkpoints").latest()[0] == 3
+    assert [e.step for e in _events(run_dir / "logs/vae/train").Tensors("epoch_loss")] == [0, 1, 2]
+    assert Run.load(run_dir).config.vae.epochs == 3
+    # Fewer epochs, or more for a stage trained in one go (words), are another run, --resume or not.
+    for other in ("vae.epochs=2", "words.epochs=9"):
+        with pytest.raises(SystemExit):
+            main([*args, "--set", other, "--resume"])
+        assert "was made with another config" in capsys.readouterr().err
+
+
 def test_encoder_reloads_and_encodes(tmp_path):
     run_dir = tmp_path / "run"
     main(["--preset", "tiny", "--stage", "words,vae", "--run-dir", str(run_dir), "--set", "vae.epochs=1"])

@@ -150,7 +150,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     sg = cfg.stackgan
     if sg.d_pretrain_epochs and not sg.attribute_weight:
         raise ConfigError("stackgan.d_pretrain_epochs trains D's attribute head: set stackgan.attribute_weight > 0")
-    out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, **in_training.checkpoint_monitor(run))
+    out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, sg.epochs, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
     start = time.time()
