@@ -90,7 +90,7 @@ class Stage2Grid(keras.callbacks.Callback):
 def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     sg = cfg.stackgan
-    out, manager, final, skip = open_stage(run, "stackgan2", "stackgan2.keras", resume, force, run.config.stackgan.stage2_epochs)
+    out, manager, final, skip = open_stage(run, "stackgan2", "stackgan2.keras", resume, force, sg.stage2_epochs)
     if skip:
         return StageResult("stackgan2", 0.0, {}, skipped=True)
     stage1_path = run.stage_output("stackgan", "stackgan.keras", "Stage-II")

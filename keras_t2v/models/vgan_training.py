@@ -98,7 +98,7 @@ class VideoSamples(keras.callbacks.Callback):
 def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     v = cfg.vgan
-    out, manager, final, skip = open_stage(run, "vgan", "vgan.keras", resume, force, run.config.vgan.epochs, **in_training.checkpoint_monitor(run))
+    out, manager, final, skip = open_stage(run, "vgan", "vgan.keras", resume, force, v.epochs, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("vgan", 0.0, {}, skipped=True)
     if not 0.0 <= v.stackgan_first_frames <= 1.0:

@@ -90,7 +90,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     j = cfg.joint
     if j.hard_negatives and j.loss == "infonce":
         raise ValueError("joint.hard_negatives samples pairs for the contrastive loss; with joint.loss=infonce every other clip of the batch is a negative")
-    out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, run.config.joint.epochs, monitor="val_loss")
+    out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, j.epochs, monitor="val_loss")
     if skip:
         return StageResult("joint", 0.0, {}, skipped=True)
     vae_path = run.stage_output("vae", "vae.keras", "the joint stage") if j.text_input == "vae" else None

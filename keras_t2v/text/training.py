@@ -62,7 +62,7 @@ def sentence_matrix(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
 def train_vae(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     """Trains the sentence VAE with checkpoints, NaN guard and TensorBoard; exports the encoder."""
     cfg = run.config
-    out, manager, final, skip = open_stage(run, "vae", "vae.keras", resume, force, run.config.vae.epochs, monitor="val_loss")
+    out, manager, final, skip = open_stage(run, "vae", "vae.keras", resume, force, cfg.vae.epochs, monitor="val_loss")
     if skip:
         return StageResult("vae", 0.0, {}, skipped=True)
     start = time.time()
