@@ -253,7 +253,7 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
         train([*common, "--run-dir", str(tmp_path / "refused"), "--stage", "stackgan"])
     root = tmp_path / "pretrained_d"
     assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan", "--set", "stackgan.attribute_weight=1.0"]) == 0
-    pretrain = json.loads((root / "stackgan" / "report.json").read_text())["d_pretrain"]
+    pretrain = json.loads((root / "stackgan" / "d_pretrain.json").read_text())
     assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
     assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background"}
     assert all(0.0 <= v <= 1.0 for v in pretrain["val_accuracy"].values())

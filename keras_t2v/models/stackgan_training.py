@@ -3,7 +3,8 @@
 Outputs in the run directory:
     stackgan/stackgan.keras     the trained StackGANStageI (generator + discriminator + optimizers)
     stackgan/samples.png        the fixed grid: val captions (rows) x noise seeds (columns), real frame first
-    stackgan/report.json        final losses (and, with stackgan.d_pretrain_epochs, D's pre-training)
+    stackgan/report.json        final losses
+    stackgan/d_pretrain.json    with stackgan.d_pretrain_epochs, D's pre-training: losses, val accuracy
     logs/stackgan/              TensorBoard scalars and the sample grid every epoch
     logs/stackgan/d_pretrain/   with stackgan.d_pretrain_epochs, the classifier loss per epoch
 """
@@ -170,9 +171,9 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
-    d_pretrain = None
     if sg.d_pretrain_epochs and initial_epoch == 0:
         d_pretrain = pretrain_discriminator(run, model, train, val)
+        (out / "d_pretrain.json").write_text(json.dumps(d_pretrain, indent=1))
         print(f"[stackgan] D pre-trained as a classifier; val accuracy {d_pretrain['val_accuracy']}", flush=True)
 
     shown = np.arange(min(GRID_CAPTIONS, len(val.frames)))
@@ -188,6 +189,5 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                      evaluation=evaluation)
     save_image(sample_grid(model, grid.codes, grid.real, grid.noise), out / "samples.png")
     save_final(model, final)
-    report = {"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}
-    (out / "report.json").write_text(json.dumps(report | ({"d_pretrain": d_pretrain} if d_pretrain else {}), indent=1))
+    (out / "report.json").write_text(json.dumps({"final": logs, "grid_captions": [val_captions[3 * i] for i in shown]}, indent=1))
     return StageResult("stackgan", time.time() - start, logs)
