@@ -54,7 +54,7 @@ def open_stage(run: Run, stage: str, final_name: str, resume: bool, force: bool,
     if force:
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
         final.unlink(missing_ok=True)
-    elif manager.latest() is not None and not resume:
+    elif latest is not None and not resume:
         raise RuntimeError(f"{out}/checkpoints holds an interrupted run: pass --resume to continue it or --force to start over")
     keras.utils.set_random_seed(run.config.train.seed)
     return out, manager, final, False
