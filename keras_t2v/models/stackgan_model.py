@@ -8,7 +8,9 @@ where t is the raw text code (TF) or the generator's CA mean, gradient stopped (
 port reuses the step's fakes for the G update; the TF original draws z again; both are followed.
 With `attribute_weight` > 0 (Stage-I, a deviation: TAC-GAN's auxiliary classifier) D also
 classifies a frame's shape, colour, size and background; D adds attribute_weight * CE(real frame
--> its attributes), G adds attribute_weight * CE(fake -> its caption's attributes).
+-> its attributes), G adds attribute_weight * CE(fake -> its caption's attributes); with
+`classify_fakes` D's classifier also learns fakes as their captions' attributes, as in AC-GAN
+(Odena et al. 2017): D adds attribute_weight * CE(fake -> its caption's attributes) too.
 `conditional_bn` and `projection_d` (deviations) condition G's every BatchNorm on the CA code and
 make D a projection discriminator; see models/stackgan.py.
 """
@@ -38,12 +40,14 @@ class StackGANStageI(TwoOptimizerGAN):
     FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # of "attributes" (B, 5)
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
-                 kl_coeff=2.0, attribute_weight=0.0, conditional_bn=False, projection_d=False, seed=None, **kwargs):
+                 kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, conditional_bn=False, projection_d=False, seed=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
-                             conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
+                             classify_fakes=classify_fakes, conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
+        self.classify_fakes = classify_fakes
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
         cond_dim = embed_dim if variant == "tf" else c_dim
@@ -94,11 +98,13 @@ class StackGANStageI(TwoOptimizerGAN):
             condition = self._condition(embedding, mu)
             real_logits, real_attributes = self._discriminate(real, condition)
             wrong_logits, _ = self._discriminate(wrong, condition)
-            fake_logits, _ = self._discriminate(ops.stop_gradient(fake), condition)
+            fake_logits, fake_attributes = self._discriminate(ops.stop_gradient(fake), condition)
             d_loss = matching_aware_d_loss(real_logits, wrong_logits, fake_logits)
             if self.attribute_weight:
                 attribute_real = self._attribute_loss(real_attributes, data["attributes"])
                 d_loss = d_loss + self.attribute_weight * attribute_real
+                if self.classify_fakes:
+                    d_loss = d_loss + self.attribute_weight * self._attribute_loss(fake_attributes, data["attributes"])
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 

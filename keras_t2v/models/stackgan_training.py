@@ -151,6 +151,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     sg = cfg.stackgan
     if sg.d_pretrain_epochs and not sg.attribute_weight:
         raise ConfigError("stackgan.d_pretrain_epochs trains D's attribute head: set stackgan.attribute_weight > 0")
+    if sg.classify_fakes and not sg.attribute_weight:
+        raise ConfigError("stackgan.classify_fakes trains D's attribute head on fakes: set stackgan.attribute_weight > 0")
     out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, sg.epochs, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
@@ -166,7 +168,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
-                               attribute_weight=sg.attribute_weight, conditional_bn=sg.conditional_bn,
+                               attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, conditional_bn=sg.conditional_bn,
                                projection_d=sg.projection_d, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 

@@ -190,6 +190,31 @@ def test_auxiliary_attribute_classifier_adds_its_terms_and_round_trips(tmp_path)
     assert keras.models.load_model(tmp_path / "aux.keras", safe_mode=True).attribute_weight == 0.5
 
 
+def test_classify_fakes_adds_the_fakes_attribute_loss_to_d_only(tmp_path):
+    """stackgan.classify_fakes (AC-GAN's form): D's classifier also learns the D step's fakes as
+    their captions' attributes; G's loss is unchanged."""
+    attributes = np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]] * 2, "int32")
+    batch = _batch() | {"attributes": attributes}
+    models = [StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=0.5, classify_fakes=flag, seed=0) for flag in (False, True)]
+    for model in models:
+        model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    plain, acgan = models
+    acgan.set_weights(plain.get_weights())
+    state = N(acgan.noise.state)
+    z = N(acgan.sample_noise(8))  # the noise the D step will draw
+    acgan.noise.state.assign(state)
+    acgan.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    fake = acgan.generator([batch["embedding"], z], training=True)[0]
+    expected = acgan._attribute_loss(acgan.attribute_classifier()(fake, training=True), attributes)
+    acgan.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    plain.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    with_fakes, without = acgan.train_on_batch(batch, return_dict=True), plain.train_on_batch(batch, return_dict=True)
+    assert with_fakes["d_loss"] == pytest.approx(without["d_loss"] + 0.5 * float(N(expected)), rel=1e-4)
+    assert with_fakes["g_loss"] == pytest.approx(without["g_loss"], rel=1e-5)
+    acgan.save(tmp_path / "acgan.keras")
+    assert keras.models.load_model(tmp_path / "acgan.keras", safe_mode=True).classify_fakes
+
+
 def test_attribute_classifier_is_the_discriminators_trunk_and_auxiliary_head():
     """stackgan.d_pretrain_epochs trains this model; it must move D's own weights, none of G's and
     not D's text-matching head."""
