@@ -113,6 +113,7 @@ class StackGANConfig:
     kl_coeff: float = 2.0
     attribute_weight: float = 0.0  # > 0 (shapes data): Stage-I D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     classify_fakes: bool = False  # D's attribute head also learns fakes as their captions' attributes (AC-GAN's form)
+    guide_weight: float = 0.0  # > 0 (needs d_pretrain_epochs): G also answers to a frozen copy of the pre-trained classifier (deviation)
     d_pretrain_epochs: int = 0  # > 0 (needs attribute_weight): D's trunk and attribute head first learn real frames' attributes alone (deviation)
     conditional_bn: bool = False  # Stage-I G: every BatchNorm takes scale and offset from the CA code (deviation)
     projection_d: bool = False  # Stage-I D: projection head (Miyato & Koyama 2018) instead of concat + conv (deviation)

@@ -244,15 +244,21 @@ def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
 
 def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     """stackgan.d_pretrain_epochs: D's trunk and attribute head learn real frames' attributes
-    before the GAN; the losses, val accuracies and a TensorBoard curve are kept."""
+    before the GAN; the losses, val accuracies and a TensorBoard curve are kept. With
+    stackgan.guide_weight, G also answers to a frozen copy of that classifier."""
     from keras_t2v.config import ConfigError
     from keras_t2v.evaluation.curves import read_curves
 
     common = ["--preset", "tiny", "--set", "joint.gan_code=attributes", "--set", "stackgan.d_pretrain_epochs=4", "--no-evaluate"]
     with pytest.raises(ConfigError, match="set stackgan.attribute_weight > 0"):
         train([*common, "--run-dir", str(tmp_path / "refused"), "--stage", "stackgan"])
+    with pytest.raises(ConfigError, match="set stackgan.d_pretrain_epochs > 0"):
+        train(["--preset", "tiny", "--run-dir", str(tmp_path / "refused_guide"), "--stage", "stackgan",
+               "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0"])
     root = tmp_path / "pretrained_d"
-    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan", "--set", "stackgan.attribute_weight=1.0"]) == 0
+    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan", "--set", "stackgan.attribute_weight=1.0",
+                  "--set", "stackgan.guide_weight=1.0"]) == 0
+    assert json.loads((root / "stackgan" / "report.json").read_text())["final"]["guide_fake"] > 0
     pretrain = json.loads((root / "stackgan" / "d_pretrain.json").read_text())
     assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
     assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background"}

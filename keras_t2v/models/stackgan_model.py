@@ -10,7 +10,11 @@ With `attribute_weight` > 0 (Stage-I, a deviation: TAC-GAN's auxiliary classifie
 classifies a frame's shape, colour, size and background; D adds attribute_weight * CE(real frame
 -> its attributes), G adds attribute_weight * CE(fake -> its caption's attributes); with
 `classify_fakes` D's classifier also learns fakes as their captions' attributes, as in AC-GAN
-(Odena et al. 2017): D adds attribute_weight * CE(fake -> its caption's attributes) too.
+(Odena et al. 2017): D adds attribute_weight * CE(fake -> its caption's attributes) too. With
+`guide_weight` G also pays guide_weight * CE(guide(fake) -> its caption's attributes), where the
+guide is a frozen copy of D's trunk and attribute head taken when D's pre-training as a classifier
+ends (`freeze_guide`): a fixed judge of what G drew, as AttnGAN's pre-trained DAMSM (Xu et al.
+2018) is for words, where D's own head moves with the game.
 `conditional_bn` and `projection_d` (deviations) condition G's every BatchNorm on the CA code and
 make D a projection discriminator; see models/stackgan.py.
 """
@@ -40,22 +44,29 @@ class StackGANStageI(TwoOptimizerGAN):
     FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # of "attributes" (B, 5)
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
-                 kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, conditional_bn=False, projection_d=False, seed=None,
-                 **kwargs):
+                 kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, guide_weight=0.0, conditional_bn=False,
+                 projection_d=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
-                             classify_fakes=classify_fakes, conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
+                             classify_fakes=classify_fakes, guide_weight=guide_weight, conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
-        self.classify_fakes = classify_fakes
+        self.classify_fakes, self.guide_weight = classify_fakes, guide_weight
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
         cond_dim = embed_dim if variant == "tf" else c_dim
-        self.discriminator = stage1_discriminator(cond_dim, c_dim, df_dim, image_size, variant,
-                                                  attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0,
-                                                  projection=projection_d)
+        build_discriminator = lambda: stage1_discriminator(  # noqa: E731
+            cond_dim, c_dim, df_dim, image_size, variant, attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0,
+            projection=projection_d)
+        self.discriminator = build_discriminator()
+        if guide_weight:
+            if not attribute_weight:
+                raise ValueError("guide_weight copies D's attribute head: it needs attribute_weight > 0")
+            self.guide = self.attribute_classifier(build_discriminator())
+            self.guide.trainable = False
         self.noise = ReplicaSeedGenerator(None if seed is None else seed + 1)
-        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong") + (("attribute_real", "attribute_fake") if attribute_weight else ()))
+        self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong") + (("attribute_real", "attribute_fake") if attribute_weight else ())
+                   + (("guide_fake",) if guide_weight else ()))
         self.built = True
 
     def sample_noise(self, batch):
@@ -80,13 +91,19 @@ class StackGANStageI(TwoOptimizerGAN):
     def _attribute_loss(self, logits, attributes):
         return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_COLUMNS, axis=1), self.attribute_sizes)
 
-    def attribute_classifier(self) -> keras.Model:
+    def attribute_classifier(self, discriminator: keras.Model | None = None) -> keras.Model:
         """image (B, S, S, 3) -> attribute logits (B, 14): D's trunk and auxiliary head as a model of
         their own that shares D's weights (stackgan.d_pretrain_epochs trains it before the GAN)."""
         if not self.attribute_weight:
             raise ValueError("the discriminator has no attribute head: attribute_weight is 0")
-        return keras.Model(self.discriminator.inputs[0], self.discriminator.get_layer("attribute_logits").output,
+        discriminator = discriminator or self.discriminator
+        return keras.Model(discriminator.inputs[0], discriminator.get_layer("attribute_logits").output,
                            name="stage1_attribute_classifier")
+
+    def freeze_guide(self) -> None:
+        """The guide becomes a copy of D's trunk and attribute head as they are now (after D's
+        pre-training) and stays so."""
+        self.guide.set_weights(self.attribute_classifier().get_weights())
 
     def train_step(self, data):
         if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
@@ -118,6 +135,9 @@ class StackGANStageI(TwoOptimizerGAN):
             if self.attribute_weight:
                 attribute_fake = self._attribute_loss(fake_attributes, data["attributes"])
                 g_loss = g_loss + self.attribute_weight * attribute_fake
+            if self.guide_weight:
+                guide_fake = self._attribute_loss(self.guide(fake, training=False), data["attributes"])
+                g_loss = g_loss + self.guide_weight * guide_fake
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
 
@@ -125,6 +145,8 @@ class StackGANStageI(TwoOptimizerGAN):
                   "d_fake": mean_probability(fake_logits), "d_wrong": mean_probability(wrong_logits)}
         if self.attribute_weight:
             values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
+        if self.guide_weight:
+            values["guide_fake"] = guide_fake
         return self.update_metrics(values)
 
 

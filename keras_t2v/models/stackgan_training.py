@@ -151,6 +151,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     sg = cfg.stackgan
     if sg.d_pretrain_epochs and not sg.attribute_weight:
         raise ConfigError("stackgan.d_pretrain_epochs trains D's attribute head: set stackgan.attribute_weight > 0")
+    if sg.guide_weight and not sg.d_pretrain_epochs:
+        raise ConfigError("stackgan.guide_weight copies D after its pre-training as a classifier: set stackgan.d_pretrain_epochs > 0")
     if sg.classify_fakes and not sg.attribute_weight:
         raise ConfigError("stackgan.classify_fakes trains D's attribute head on fakes: set stackgan.attribute_weight > 0")
     out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, sg.epochs, **in_training.checkpoint_monitor(run))
@@ -168,7 +170,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
-                               attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, conditional_bn=sg.conditional_bn,
+                               attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight, conditional_bn=sg.conditional_bn,
                                projection_d=sg.projection_d, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
@@ -176,6 +178,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     if sg.d_pretrain_epochs and initial_epoch == 0:
         d_pretrain = pretrain_discriminator(run, model, train, val)
         (out / "d_pretrain.json").write_text(json.dumps(d_pretrain, indent=1))
+        if sg.guide_weight:
+            model.freeze_guide()
         print(f"[stackgan] D pre-trained as a classifier; val accuracy {d_pretrain['val_accuracy']}", flush=True)
 
     shown = np.arange(min(GRID_CAPTIONS, len(val.frames)))

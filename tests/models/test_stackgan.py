@@ -215,6 +215,35 @@ def test_classify_fakes_adds_the_fakes_attribute_loss_to_d_only(tmp_path):
     assert keras.models.load_model(tmp_path / "acgan.keras", safe_mode=True).classify_fakes
 
 
+def test_guide_is_a_frozen_copy_of_the_classifier_that_only_g_answers_to(tmp_path):
+    """stackgan.guide_weight: after freeze_guide the guide equals D's trunk and attribute head;
+    training moves D but not the guide; G pays guide_weight x the guide's CE on its fakes."""
+    attributes = np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]] * 2, "int32")
+    batch = _batch() | {"attributes": attributes}
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=1.0, guide_weight=0.5, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.0))
+    images = _batch(1)["image"]
+    assert not np.allclose(N(model.guide(images)), N(model.attribute_classifier()(images)))
+    model.freeze_guide()
+    before = N(model.guide(images))
+    np.testing.assert_allclose(before, N(model.attribute_classifier()(images)), rtol=1e-5, atol=1e-6)
+    assert not model.guide.trainable_weights
+    twin = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=1.0, seed=0)  # the same G and D, no guide
+    twin.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer=keras.optimizers.SGD(0.0))
+    twin.generator.set_weights(model.generator.get_weights())
+    twin.discriminator.set_weights(model.discriminator.get_weights())
+    logs, base = model.train_on_batch(batch, return_dict=True), twin.train_on_batch(batch, return_dict=True)
+    assert logs["guide_fake"] > 0
+    assert logs["g_loss"] == pytest.approx(base["g_loss"] + 0.5 * logs["guide_fake"], rel=1e-4)
+    np.testing.assert_allclose(N(model.guide(images)), before, rtol=1e-6)
+    assert not np.allclose(N(model.attribute_classifier()(images)), before)
+    model.save(tmp_path / "guide.keras")
+    loaded = keras.models.load_model(tmp_path / "guide.keras", safe_mode=True)
+    np.testing.assert_allclose(N(loaded.guide(images)), before, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="needs attribute_weight"):
+        StackGANStageI(12, 8, 6, 4, 4, 16, "tf", guide_weight=1.0)
+
+
 def test_attribute_classifier_is_the_discriminators_trunk_and_auxiliary_head():
     """stackgan.d_pretrain_epochs trains this model; it must move D's own weights, none of G's and
     not D's text-matching head."""
