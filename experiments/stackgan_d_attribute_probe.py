@@ -9,7 +9,8 @@ of the 4x4 features); "flatten" reads every position, as vgan.attribute_head=fla
 
     python experiments/stackgan_d_attribute_probe.py pool 1000
     python experiments/stackgan_d_attribute_probe.py flatten 1000
-    python experiments/stackgan_d_attribute_probe.py trained runs/fixes   # a trained run's D, as it is
+    python experiments/stackgan_d_attribute_probe.py trained runs/fixes   # a trained run's D (and guide), as it is,
+                                                                        # on real frames and on its own Stage-I frames
 
 About 1 minute per 1,000 steps on a 2-core Intel Xeon. Numbers are in the README ("Why the video D could not
 teach motion", where the video D's probe is too).
@@ -43,11 +44,27 @@ def score(logits_of) -> dict:
 
 
 def score_trained(run_dir: str) -> None:
-    import keras_t2v.models.stackgan_model  # noqa: F401  (registers the saved class)
+    """A trained run's D head (and its guide, with stackgan.guide_weight) on 256 real val frames, then
+    on the run's own Stage-I frames for the first caption of test clips 0..511 (seed-0 noise, as
+    `python -m keras_t2v.evaluate --stage stackgan` draws them): do the judges G answers to agree
+    with the evaluator about what G drew?"""
+    import numpy as np
 
-    d = keras.models.load_model(f"{run_dir}/stackgan/stackgan.keras", safe_mode=True).discriminator
-    condition_dim = d.inputs[1].shape[-1]  # its attribute logits do not read the condition: zeros
-    print(run_dir, "Stage-I D; val accuracy:", score(lambda f: d([f, tf.zeros((f.shape[0], condition_dim))], training=False)[1]))
+    from keras_t2v.data.records import caption_pool
+    from keras_t2v.models.stackgan_training import text_codes
+    from keras_t2v.runs import Run
+
+    run = Run.load(run_dir)
+    model = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True)
+    judges = {"D head": model.attribute_classifier()} | ({"guide": model.guide} if model.guide_weight else {})
+    codes, _ = text_codes(run, "test")
+    z = np.random.default_rng(0).normal(size=(512, model.z_dim)).astype("float32")
+    fakes = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64])) for i in range(0, 512, 64)])
+    asked = caption_pool(run.config.data, "test").attributes[:512][:, COLUMNS]
+    for name, judge in judges.items():
+        print(run_dir, name, "val accuracy on real frames:", score(lambda f: judge(f, training=False)))
+        right = accuracy(lambda f: judge(f, training=False), [(fakes, asked)], SIZES, FRAME_ATTRIBUTES)
+        print(run_dir, name, "agrees with the caption on its Stage-I test frames:", right)
 
 
 def main(head: str, steps: int) -> None:
