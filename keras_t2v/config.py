@@ -96,6 +96,7 @@ class JointConfig:
     hard_negatives: bool = False  # negatives differ from the caption in exactly one attribute
     batch_size: int = 30
     epochs: int = 250
+    attribute_weight: float = 0.0  # > 0 (shapes data, infonce; deviation): the text code also predicts the caption's attributes
     gan_code: str = "joint"  # what the GANs are conditioned on: "joint" (the text encoder's code) or
     # "attributes" (a one-hot code of the caption's parsed attributes: the text side's upper bound, shapes only)
 

@@ -24,6 +24,11 @@ Losses, over d = sqrt(max(sum((a - b)^2), eps)):
   clips, one caption and one key frame each: every other clip's frame is a negative of a caption,
   and the reverse. With logits -d^2 (B, B), L = mean of the cross-entropy of the right column per
   row and of the right row per column; clips of the same attribute combination are no negatives.
+
+attribute_weight > 0 (a deviation, Captioned Moving Shapes with "infonce"): a linear head on the
+text code predicts the caption's five attributes, and the loss adds attribute_weight x their mean
+cross-entropy, so the code keeps what the frame tower reads badly (shape) as well as what it reads
+well. The head is not part of the text encoder the GANs read.
 """
 
 from __future__ import annotations
@@ -33,7 +38,9 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
+from keras_t2v.data.attributes import NUM_VALUES
 from keras_t2v.distribute import replica_gradients
+from keras_t2v.models.losses import attribute_cross_entropy
 from keras_t2v.text.vae import build_encoder
 
 XCEPTION_SIZE = 299
@@ -169,19 +176,24 @@ class JointEmbedding(keras.Model):
         text_input="vae",
         loss="contrastive",
         clip_frames=1,
+        attribute_weight=0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if loss not in LOSSES:
             raise ValueError(f"unknown joint loss {loss!r}; expected one of {LOSSES}")
+        if attribute_weight and loss != "infonce":
+            raise ValueError('joint.attribute_weight reads the attributes of the batch\'s clips: it needs loss="infonce"')
         if clip_frames < 1:
             raise ValueError(f"joint.clip_frames must be 1 (one key frame) or more, got {clip_frames}")
         self.settings = dict(
             input_dim=input_dim, vae_intermediate=vae_intermediate, latent_dim=latent_dim, hidden_dim=hidden_dim,
             embed_dim=embed_dim, dropout=dropout, frame_tower=frame_tower, image_size=image_size,
             cnn_filters=cnn_filters, margin=margin, activation=activation, finetune_vae=finetune_vae,
-            text_input=text_input, loss=loss, clip_frames=clip_frames,
+            text_input=text_input, loss=loss, clip_frames=clip_frames, attribute_weight=attribute_weight,
         )
+        self.attribute_weight = attribute_weight
+        self.attribute_head = layers.Dense(sum(NUM_VALUES), name="text_attributes") if attribute_weight else None
         self.margin, self.loss_kind = margin, loss
         self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout,
                                            activation, text_input)
@@ -196,6 +208,9 @@ class JointEmbedding(keras.Model):
         # contrastive: pairs on the right side of distance 0.5; infonce: captions whose nearest
         # frame in the batch is their own.
         self.accuracy_tracker = keras.metrics.Mean(name="pair_accuracy" if loss == "contrastive" else "batch_top1")
+        self.attribute_tracker = keras.metrics.Mean(name="attribute_loss")
+        if attribute_weight:
+            self.attribute_head.build((None, embed_dim))
         self.built = True
 
     @property
@@ -204,7 +219,8 @@ class JointEmbedding(keras.Model):
 
     @property
     def metrics(self):
-        return [self.loss_tracker, self.positive_tracker, self.negative_tracker, self.accuracy_tracker]
+        trackers = [self.loss_tracker, self.positive_tracker, self.negative_tracker, self.accuracy_tracker]
+        return trackers + [self.attribute_tracker] if self.attribute_weight else trackers
 
     def call(self, inputs, training=False):
         sentences, frames = inputs
@@ -212,12 +228,21 @@ class JointEmbedding(keras.Model):
 
     def _forward(self, data, training):
         """(loss, y, distances): y and distances (B,) of the pairs for "contrastive"; for "infonce"
-        y are the clips' keys and distances (B, B) every caption against every frame."""
+        y are the clips' keys and distances (B, B) every caption against every frame (with
+        attribute_weight, y arrives as (keys (B,), attributes (B, 5)))."""
         (sentences, frames), y, _ = keras.utils.unpack_x_y_sample_weight(data)
         text, frame = self.text_tower(sentences, training=training), self.frame_tower(frames, training=training)
         if self.loss_kind == "infonce":
+            attributes = None
+            if self.attribute_weight:
+                y, attributes = y
             distances = pairwise_distances(text, frame)
-            return infonce_loss(distances, y), y, distances
+            loss = infonce_loss(distances, y)
+            if attributes is not None:
+                attribute_loss = attribute_cross_entropy(self.attribute_head(text), attributes, NUM_VALUES)
+                self.attribute_tracker.update_state(attribute_loss)
+                loss = loss + self.attribute_weight * attribute_loss
+            return loss, y, distances
         distance = euclidean_distance(text, frame)
         return contrastive_loss(y, distance, self.margin), y, distance
 

@@ -19,7 +19,7 @@ import keras
 import numpy as np
 
 from keras_t2v.callbacks import write_projector
-from keras_t2v.config import to_dict
+from keras_t2v.config import ConfigError, to_dict
 from keras_t2v.data.records import split_records
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, make_optimizer, open_stage, restore_or_build, save_final
@@ -88,6 +88,8 @@ def sprite(frames: np.ndarray) -> tuple[np.ndarray, int]:
 def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageResult:
     cfg = run.config
     j = cfg.joint
+    if j.attribute_weight and j.loss != "infonce":
+        raise ConfigError("joint.attribute_weight trains on the batches of joint.loss=infonce")
     if j.hard_negatives and j.loss == "infonce":
         raise ValueError("joint.hard_negatives samples pairs for the contrastive loss; with joint.loss=infonce every other clip of the batch is a negative")
     out, manager, final, skip = open_stage(run, "joint", "joint.keras", resume, force, j.epochs, monitor="val_loss")
@@ -99,6 +101,8 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     val_sentences, val_captions = sentence_matrix(run, "val")
     train_key_frames = key_frames(run, "train", j.clip_frames)
     val_key_frames = key_frames(run, "val", j.clip_frames)
+    if j.attribute_weight and (train_key_frames.attributes < 0).any():
+        raise ConfigError("joint.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
     val_frames = val_key_frames.frames
 
     def build():
@@ -107,6 +111,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
             hidden_dim=j.hidden_dim, embed_dim=j.embed_dim, dropout=j.dropout, frame_tower=j.frame_tower,
             image_size=cfg.data.image_size, cnn_filters=j.cnn_filters, margin=j.margin, activation=j.activation,
             finetune_vae=j.finetune_vae, text_input=j.text_input, loss=j.loss, clip_frames=j.clip_frames,
+            attribute_weight=j.attribute_weight,
         )
         if vae_path:
             model.vae_encoder.set_weights(keras.models.load_model(vae_path, safe_mode=True).encoder.get_weights())
@@ -118,8 +123,9 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     if j.loss == "infonce":
-        train = ClipBatchSampler(train_sentences, *train_key_frames[:2], j.batch_size, seed=cfg.train.seed)
-        val = ClipBatchSampler(val_sentences, *val_key_frames[:2], j.batch_size, seed=cfg.train.seed + 1)
+        labels = lambda frames: dict(attributes=frames.attributes) if j.attribute_weight else {}  # noqa: E731
+        train = ClipBatchSampler(train_sentences, *train_key_frames[:2], j.batch_size, seed=cfg.train.seed, **labels(train_key_frames))
+        val = ClipBatchSampler(val_sentences, *val_key_frames[:2], j.batch_size, seed=cfg.train.seed + 1, **labels(val_key_frames))
     else:
         groups = max(1, j.batch_size // PAIRS_PER_GROUP)
         sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)

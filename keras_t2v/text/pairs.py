@@ -137,12 +137,12 @@ class ClipBatchSampler(keras.utils.PyDataset):
     each clip and a random one of its key frames. An epoch shows every clip once.
 
     sentences: (N * 3, D) sentence vectors, row 3i + j = caption j of clip i; frames, keys: from
-    `collect_key_frames`.
+    `collect_key_frames`. With `attributes` (N, 5) the targets are (keys (B,), attributes (B, 5)).
     """
 
-    def __init__(self, sentences, frames, keys, batch_size: int, seed: int = 0, **kwargs):
+    def __init__(self, sentences, frames, keys, batch_size: int, seed: int = 0, attributes=None, **kwargs):
         super().__init__(**kwargs)
-        self.sentences, self.frames, self.keys = sentences, frames, keys
+        self.sentences, self.frames, self.keys, self.attributes = sentences, frames, keys, attributes
         self.batch_size, self.seed, self.epoch = batch_size, seed, 0
         self._order = epoch_order(self.seed, 0, len(self.frames))
 
@@ -158,4 +158,5 @@ class ClipBatchSampler(keras.utils.PyDataset):
         rng = np.random.default_rng([self.seed, self.epoch, index])
         rows = 3 * clips + rng.integers(3, size=len(clips))
         frames = self.frames[clips, rng.integers(self.frames.shape[1], size=len(clips))]
-        return (self.sentences[rows], to_float(frames)), self.keys[clips]
+        targets = self.keys[clips] if self.attributes is None else (self.keys[clips], self.attributes[clips].astype(np.int32))
+        return (self.sentences[rows], to_float(frames)), targets

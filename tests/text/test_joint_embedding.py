@@ -176,6 +176,36 @@ def test_infonce_training_ranks_each_caption_nearest_its_frame():
     assert last["batch_top1"] > first["batch_top1"] + 0.3
 
 
+def test_attribute_head_adds_its_loss_and_stays_out_of_the_text_encoder(tmp_path):
+    """joint.attribute_weight: the loss is InfoNCE + weight x the attribute cross-entropy of a linear
+    head on the text code; training lowers that term; the text tower saved for the GANs has no head."""
+    from keras_t2v.models.losses import attribute_cross_entropy
+    from keras_t2v.text.joint_embedding import pairwise_distances
+
+    keras.utils.set_random_seed(0)
+    pairs = _tiny_pairs()
+    sampler = ClipBatchSampler(pairs.sentences, pairs.frames, pairs.keys, 16, seed=0, attributes=pairs.attributes)
+    (sentences, frames), (keys, attributes) = sampler[0]
+    np.testing.assert_array_equal(attributes, pairs.attributes[sampler._order[:16]])
+    model = JointEmbedding(**{**TINY, "dropout": 0.0, "loss": "infonce", "text_input": "words", "attribute_weight": 0.5,
+                           "activation": "linear"})
+    model.compile(optimizer=keras.optimizers.Adam(3e-3))
+    text, frame = model.text_tower(sentences), model.frame_tower(frames)
+    infonce = infonce_loss(pairwise_distances(text, frame), keys)
+    head = attribute_cross_entropy(model.attribute_head(text), attributes, NUM_VALUES)
+    logs = model.test_on_batch((sentences, frames), (keys, attributes), return_dict=True)
+    assert logs["loss"] == pytest.approx(float(np_(infonce)) + 0.5 * float(np_(head)), rel=1e-4)
+    assert logs["attribute_loss"] == pytest.approx(float(np_(head)), rel=1e-4)
+    first = model.evaluate(sampler, verbose=0, return_dict=True)["attribute_loss"]
+    model.fit(sampler, epochs=20, verbose=0)
+    assert model.evaluate(sampler, verbose=0, return_dict=True)["attribute_loss"] < 0.9 * first
+    model.save(tmp_path / "joint.keras")
+    assert keras.models.load_model(tmp_path / "joint.keras", safe_mode=True).attribute_weight == 0.5
+    assert "text_attributes" not in [layer.name for layer in model.text_tower.layers]
+    with pytest.raises(ValueError, match="needs loss"):
+        JointEmbedding(**{**TINY, "attribute_weight": 1.0})
+
+
 def test_clip_frames_stack_evenly_spaced_frames_for_the_frame_tower(tmp_path):
     """joint.clip_frames = K: the tower reads K frames spread over the clip, frame k in channels
     3k..3k+2, so the frame code can see how the object moves."""
