@@ -49,7 +49,8 @@ class StackGANStageI(TwoOptimizerGAN):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
-                             classify_fakes=classify_fakes, guide_weight=guide_weight, conditional_bn=conditional_bn, projection_d=projection_d, seed=seed)
+                             classify_fakes=classify_fakes, guide_weight=guide_weight, conditional_bn=conditional_bn,
+                             projection_d=projection_d, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
         self.classify_fakes, self.guide_weight = classify_fakes, guide_weight
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)

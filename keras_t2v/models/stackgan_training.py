@@ -170,8 +170,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
     def build():
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
-                               attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight, conditional_bn=sg.conditional_bn,
-                               projection_d=sg.projection_d, seed=cfg.train.seed)
+                               attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight,
+                               conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

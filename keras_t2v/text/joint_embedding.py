@@ -192,8 +192,10 @@ class JointEmbedding(keras.Model):
             cnn_filters=cnn_filters, margin=margin, activation=activation, finetune_vae=finetune_vae,
             text_input=text_input, loss=loss, clip_frames=clip_frames, attribute_weight=attribute_weight,
         )
-        self.attribute_weight = attribute_weight
-        self.attribute_head = layers.Dense(sum(NUM_VALUES), name="text_attributes") if attribute_weight else None
+        self.attribute_weight, self.attribute_head = attribute_weight, None
+        if attribute_weight:
+            self.attribute_head = layers.Dense(sum(NUM_VALUES), name="text_attributes")
+            self.attribute_head.build((None, embed_dim))
         self.margin, self.loss_kind = margin, loss
         self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout,
                                            activation, text_input)
@@ -209,8 +211,6 @@ class JointEmbedding(keras.Model):
         # frame in the batch is their own.
         self.accuracy_tracker = keras.metrics.Mean(name="pair_accuracy" if loss == "contrastive" else "batch_top1")
         self.attribute_tracker = keras.metrics.Mean(name="attribute_loss")
-        if attribute_weight:
-            self.attribute_head.build((None, embed_dim))
         self.built = True
 
     @property
@@ -233,16 +233,14 @@ class JointEmbedding(keras.Model):
         (sentences, frames), y, _ = keras.utils.unpack_x_y_sample_weight(data)
         text, frame = self.text_tower(sentences, training=training), self.frame_tower(frames, training=training)
         if self.loss_kind == "infonce":
-            attributes = None
-            if self.attribute_weight:
-                y, attributes = y
+            keys, attributes = y if self.attribute_weight else (y, None)
             distances = pairwise_distances(text, frame)
-            loss = infonce_loss(distances, y)
-            if attributes is not None:
+            loss = infonce_loss(distances, keys)
+            if self.attribute_weight:
                 attribute_loss = attribute_cross_entropy(self.attribute_head(text), attributes, NUM_VALUES)
                 self.attribute_tracker.update_state(attribute_loss)
                 loss = loss + self.attribute_weight * attribute_loss
-            return loss, y, distances
+            return loss, keys, distances
         distance = euclidean_distance(text, frame)
         return contrastive_loss(y, distance, self.margin), y, distance
 
