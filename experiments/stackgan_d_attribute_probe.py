@@ -57,6 +57,8 @@ def score_trained(run_dir: str) -> None:
     run = Run.load(run_dir)
     model = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True)
     judges = {"D head": model.attribute_classifier()} | ({"guide": model.guide} if model.guide_weight else {})
+    state = model.generator.get_layer("ca").seed_generator.state  # the evaluation's CA noise
+    state.assign(np.zeros(2, np.asarray(state).dtype))
     codes, _ = text_codes(run, "test")
     z = np.random.default_rng(0).normal(size=(512, model.z_dim)).astype("float32")
     fakes = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64])) for i in range(0, 512, 64)])
