@@ -14,7 +14,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_t2v.checkpoints import CheckpointManager, TrainingDiverged
-from keras_t2v.config import apply_overrides, get_preset
+from keras_t2v.config import ConfigError, apply_overrides, get_preset
 from keras_t2v.runs import Run
 from keras_t2v.text.joint_training import train_joint
 from keras_t2v.text.training import train_vae, train_words
@@ -144,3 +144,16 @@ def test_joint_stage_with_clip_frames_trains_on_stacked_frames(tmp_path):
     report = json.loads((run_dir / "joint/report.json").read_text())
     assert set(report["probe_frame_code"]) == {"shape", "color", "size", "motion", "background"}
     assert 0 <= report["retrieval_val"]["caption_to_frame_R@5"] <= 1
+
+
+def test_joint_stage_with_an_attribute_head_trains_it_beside_infonce(tmp_path):
+    """joint.attribute_weight: the stage feeds the clips' attributes to the head; the text encoder
+    the GANs read stays without it; the contrastive loss is refused."""
+    run_dir = tmp_path / "run"
+    common = ["--preset", "tiny", "--stage", "words,joint", "--set", "joint.attribute_weight=1.0"]
+    with pytest.raises(ConfigError, match="joint.attribute_weight .* joint.loss=infonce"):
+        main([*common, "--run-dir", str(tmp_path / "refused"), "--set", "joint.loss=contrastive"])
+    assert main([*common, "--run-dir", str(run_dir), "--set", "joint.loss=infonce"]) == 0
+    assert json.loads((run_dir / "joint/report.json").read_text())["final"]["attribute_loss"] > 0
+    encoder = keras.models.load_model(run_dir / "joint/text_encoder.keras", safe_mode=True)
+    assert "text_attributes" not in [layer.name for layer in encoder.layers]

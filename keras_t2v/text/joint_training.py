@@ -123,9 +123,11 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
     model, initial_epoch = restore_or_build(run, manager, resume, build)
 
     if j.loss == "infonce":
-        labels = lambda frames: dict(attributes=frames.attributes) if j.attribute_weight else {}  # noqa: E731
-        train = ClipBatchSampler(train_sentences, *train_key_frames[:2], j.batch_size, seed=cfg.train.seed, **labels(train_key_frames))
-        val = ClipBatchSampler(val_sentences, *val_key_frames[:2], j.batch_size, seed=cfg.train.seed + 1, **labels(val_key_frames))
+        labelled = bool(j.attribute_weight)
+        train = ClipBatchSampler(train_sentences, *train_key_frames[:2], j.batch_size, seed=cfg.train.seed,
+                                 attributes=train_key_frames.attributes if labelled else None)
+        val = ClipBatchSampler(val_sentences, *val_key_frames[:2], j.batch_size, seed=cfg.train.seed + 1,
+                               attributes=val_key_frames.attributes if labelled else None)
     else:
         groups = max(1, j.batch_size // PAIRS_PER_GROUP)
         sampler_args = dict(groups=groups, positives=j.positives, negatives=j.negatives, hard_negatives=j.hard_negatives)
