@@ -51,6 +51,7 @@ def score_trained(run_dir: str) -> None:
     import numpy as np
 
     from keras_t2v.data.records import caption_pool
+    from keras_t2v.evaluate import stage1_frames
     from keras_t2v.models.stackgan_training import text_codes
     from keras_t2v.runs import Run
 
@@ -60,8 +61,7 @@ def score_trained(run_dir: str) -> None:
     state = model.generator.get_layer("ca").seed_generator.state  # the evaluation's CA noise
     state.assign(np.zeros(2, np.asarray(state).dtype))
     codes, _ = text_codes(run, "test")
-    z = np.random.default_rng(0).normal(size=(512, model.z_dim)).astype("float32")
-    fakes = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64])) for i in range(0, 512, 64)])
+    fakes = stage1_frames(model, codes, 512)
     asked = caption_pool(run.config.data, "test").attributes[:512][:, COLUMNS]
     for name, judge in judges.items():
         print(run_dir, name, "val accuracy on real frames:", score(lambda f: judge(f, training=False)))

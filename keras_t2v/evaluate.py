@@ -128,6 +128,13 @@ def _load_evaluator(run_dir: str, evaluator_dir: str | None, evaluator_epochs: i
     return run, evaluator, ev_dir, json.loads((ev_dir / "evaluator.json").read_text())
 
 
+def stage1_frames(model, codes: np.ndarray, count: int) -> np.ndarray:
+    """(count, S, S, 3) Stage-I frames in [-1, 1] for the first caption of clips 0..count-1 (rows 0,
+    3, 6, ... of `codes`), noise from seed 0: the frames `evaluate_stage1` scores."""
+    z = np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
+    return np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64])) for i in range(0, count, 64)])
+
+
 def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evaluator_epochs: int | None = None,
                     report_dir: str | None = None) -> dict:
     """StackGAN Stage-I frames alone (issue 6's report), for runs trained up to the stackgan stage:
@@ -151,9 +158,7 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
         codes, _ = text_codes(run, split)
         count = min(n, len(codes) // 3)
         attributes = caption_pool(run.config.data, split).attributes[:count]  # no video rendered
-        z = np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
-        frames = np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64]))
-                                 for i in range(0, count, 64)])
+        frames = stage1_frames(model, codes, count)
         _, predicted = evaluator.predict_frame(frames)
         metrics["splits"][split] = {"stage1_frame_accuracy": accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES),
                                     "chance": chance(FRAME_ATTRIBUTES),
