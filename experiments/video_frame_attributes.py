@@ -8,7 +8,7 @@ names shape, colour, size and background of the Stage-I frame and of video frame
     python experiments/video_frame_attributes.py runs/ja                 # a trained, evaluated run
     python experiments/video_frame_attributes.py keras_t2v/pretrained    # the shipped model
 
-About 2 minutes on a 2-core CPU once the evaluator is trained. Numbers are in the README ("Both together").
+About 40 seconds on a 2-core CPU once the evaluator is trained. Numbers are in the README ("Both together").
 """
 
 import sys
@@ -43,4 +43,4 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:2])
+    main(sys.argv[1])
