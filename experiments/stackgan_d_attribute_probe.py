@@ -23,11 +23,11 @@ import tensorflow as tf
 from attribute_probe import accuracy, fit
 from keras import layers
 
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
+from keras_t2v.data.attributes import FRAME_ATTRIBUTES, FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.data.records import generate_records
 from keras_t2v.models.stackgan import stage1_discriminator
 
-COLUMNS = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
+COLUMNS = list(FRAME_COLUMNS)
 SIZES = [NUM_VALUES[i] for i in COLUMNS]
 
 

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES
+from keras_t2v.data.attributes import FRAME_COLUMNS
 from keras_t2v.evaluate import _load_evaluator, accuracy_table, real_clips
 from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
 from keras_t2v.export import to_float
@@ -27,7 +27,6 @@ TIMES = (0, 8, 16, 24, 31)
 def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     run, evaluator, _, _ = _load_evaluator(run_dir, None, None)
     pipe = TextToVideo.from_pretrained(run_dir)
-    columns = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
     print("| split | frame | " + " | ".join(FRAME_ATTRIBUTES) + " | all four |")
     print("|---" * (len(FRAME_ATTRIBUTES) + 3) + "|")
     for split in ("test", "test_unseen"):
@@ -38,7 +37,7 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
         frames |= {f"video t={t}": videos[:, t] for t in TIMES}
         for name, images in frames.items():
             _, predicted = evaluator.predict_frame(to_float(images))
-            table = accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES)
+            table = accuracy_table(predicted, attributes[:, list(FRAME_COLUMNS)], FRAME_ATTRIBUTES)
             print(f"| {split} | {name} | " + " | ".join(f"{table[a]:.3f}" for a in (*FRAME_ATTRIBUTES, "all")) + " |")
 
 

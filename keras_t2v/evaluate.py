@@ -32,7 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 
 from keras_t2v.config import to_dict  # noqa: E402
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, NUM_VALUES  # noqa: E402
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, FRAME_COLUMNS, NUM_VALUES  # noqa: E402
 from keras_t2v.data.records import caption_pool, is_shapes, split_records  # noqa: E402
 from keras_t2v.export import to_float  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
@@ -150,7 +150,7 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
     model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", "the Stage-I evaluation"), safe_mode=True)
     state = model.generator.get_layer("ca").seed_generator.state
     state.assign(np.zeros(2, np.asarray(state).dtype))
-    columns = [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]
+    columns = list(FRAME_COLUMNS)
     metrics = {"protocol": {"n": n, "seed": 0, "captions": "first caption of clips 0..n-1 of each split",
                             "evaluator": str(ev_dir), "evaluator_accuracy_on_real": evaluator_report["accuracy"]},
                "splits": {}}
@@ -200,7 +200,7 @@ def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evalu
         real_features, _ = evaluator.predict_video(to_float(videos))
         _, frame_predicted = evaluator.predict_frame(to_float(first_frames))
         motion_rule = np.array([classify_motion(v) for v in generated])
-        frame_truth = attributes[:, [ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES]]
+        frame_truth = attributes[:, list(FRAME_COLUMNS)]
         precision, recall = precision_recall(real_features, fake_features, k=3)
         metrics["splits"][split] = {
             "attribute_accuracy": accuracy_table(predicted, attributes, ATTRIBUTE_NAMES),

@@ -15,6 +15,7 @@ BACKGROUNDS = ("dark", "gray", "striped")
 
 ATTRIBUTE_NAMES = ("shape", "color", "size", "motion", "background")
 FRAME_ATTRIBUTES = ("shape", "color", "size", "background")  # what a single frame shows
+FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # their columns of an attributes array (N, 5)
 ATTRIBUTE_VALUES = dict(zip(ATTRIBUTE_NAMES, (SHAPES, COLORS, SIZES, MOTIONS, BACKGROUNDS)))
 NUM_VALUES = tuple(len(v) for v in ATTRIBUTE_VALUES.values())  # (3, 6, 2, 6, 3)
 NUM_COMBINATIONS = int(np.prod(NUM_VALUES))  # 648

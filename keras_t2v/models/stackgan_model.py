@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_ATTRIBUTES, NUM_VALUES
+from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
@@ -41,7 +41,6 @@ class StackGANStageI(TwoOptimizerGAN):
     with attribute_weight > 0 also "attributes" (B, 5) int, the clip's (and its caption's).
     """
 
-    FRAME_COLUMNS = tuple(ATTRIBUTE_NAMES.index(a) for a in FRAME_ATTRIBUTES)  # of "attributes" (B, 5)
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
                  kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, guide_weight=0.0, conditional_bn=False,
@@ -53,7 +52,7 @@ class StackGANStageI(TwoOptimizerGAN):
                              projection_d=projection_d, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
         self.classify_fakes, self.guide_weight = classify_fakes, guide_weight
-        self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.FRAME_COLUMNS)
+        self.attribute_sizes = tuple(NUM_VALUES[i] for i in FRAME_COLUMNS)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
         cond_dim = embed_dim if variant == "tf" else c_dim
         build_discriminator = lambda: stage1_discriminator(  # noqa: E731
@@ -90,7 +89,7 @@ class StackGANStageI(TwoOptimizerGAN):
         return (out[0], out[1]) if self.attribute_weight else (out, None)
 
     def _attribute_loss(self, logits, attributes):
-        return attribute_cross_entropy(logits, ops.take(attributes, self.FRAME_COLUMNS, axis=1), self.attribute_sizes)
+        return attribute_cross_entropy(logits, ops.take(attributes, FRAME_COLUMNS, axis=1), self.attribute_sizes)
 
     def attribute_classifier(self, discriminator: keras.Model | None = None) -> keras.Model:
         """image (B, S, S, 3) -> attribute logits (B, 14): D's trunk and auxiliary head as a model of

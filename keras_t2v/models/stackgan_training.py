@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.config import ConfigError
-from keras_t2v.data.attributes import FRAME_ATTRIBUTES, one_hot
+from keras_t2v.data.attributes import FRAME_ATTRIBUTES, FRAME_COLUMNS, one_hot
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import save_image, to_float, to_uint8
@@ -128,7 +128,7 @@ def pretrain_discriminator(run: Run, model: StackGANStageI, train, val) -> dict:
     beta1). `train`, `val`: KeyFrames, frames (N, 3, S, S, 3) uint8 (the first is used) and attributes (N, 5).
     Returns {"loss": per epoch, "val_accuracy": {attribute: fraction of val first frames right}}."""
     sg = run.config.stackgan
-    columns = list(model.FRAME_COLUMNS)
+    columns = list(FRAME_COLUMNS)
     data = (tf.data.Dataset.from_tensor_slices((train.frames[:, 0], train.attributes[:, columns].astype(np.int32)))
             .shuffle(len(train.frames), seed=run.config.train.seed)
             .batch(sg.batch_size, drop_remainder=True)
