@@ -145,6 +145,8 @@ class VGANConfig:
     projection_d: bool = False  # text variant: D matches text by projection (Miyato & Koyama 2018), not concat (deviation)
     attribute_head: str = "pool"  # D's auxiliary classifier reads the mean of its last features ("pool") or all of them
     # ("flatten", a deviation: keeps where the object is at each time, what motion is)
+    frame_guide_weight: float = 0.0  # > 0 (text variant, shapes data): G also answers to Stage-I's frozen frame classifier (deviation)
+    frame_guide_frames: int = 4  # how many evenly spaced frames of each fake video that judge sees
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

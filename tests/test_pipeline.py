@@ -245,7 +245,8 @@ def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
 def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     """stackgan.d_pretrain_epochs: D's trunk and attribute head learn real frames' attributes
     before the GAN; the losses, val accuracies and a TensorBoard curve are kept. With
-    stackgan.guide_weight, G also answers to a frozen copy of that classifier."""
+    stackgan.guide_weight, G also answers to a frozen copy of that classifier, and with
+    vgan.frame_guide_weight so does the video generator, frame by frame."""
     from keras_t2v.config import ConfigError
     from keras_t2v.evaluation.curves import read_curves
 
@@ -256,9 +257,11 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
         train(["--preset", "tiny", "--run-dir", str(tmp_path / "refused_guide"), "--stage", "stackgan",
                "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0"])
     root = tmp_path / "pretrained_d"
-    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan", "--set", "stackgan.attribute_weight=1.0",
-                  "--set", "stackgan.guide_weight=1.0"]) == 0
+    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan,vgan", "--set", "stackgan.attribute_weight=1.0",
+                  "--set", "stackgan.guide_weight=1.0", "--set", "vgan.variant=text", "--set", "vgan.frame_guide_weight=1.0",
+                  "--set", "vgan.epochs=1"]) == 0
     assert json.loads((root / "stackgan" / "report.json").read_text())["final"]["guide_fake"] > 0
+    assert json.loads((root / "vgan" / "report.json").read_text())["final"]["guide_fake"] > 0
     pretrain = json.loads((root / "stackgan" / "d_pretrain.json").read_text())
     assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
     assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background"}

@@ -13,13 +13,17 @@ classifies the five attributes of the video it sees: D adds attribute_weight * C
 its attributes), G adds attribute_weight * CE(fake video -> its caption's attributes), so the
 generator is pushed to show what the caption names, not only something realistic. `attribute_head`
 "flatten" (a deviation) reads the attributes from every position of D's last features, not their mean.
+With `frame_guide_weight` > 0 (text variant, a deviation) G also pays frame_guide_weight * CE(judge(frame)
+-> its caption's frame attributes) on `frame_guide_frames` evenly spaced frames of each fake video, where
+the judge is a frozen frame classifier handed in by `use_frame_guide` (Stage-I's guide): D's own head
+is a moving target, the judge a fixed one that knows what a triangle looks like in one frame.
 With `conditional_bn` (text variant, a deviation) the generator's BatchNorms read the text code;
 with `projection_d` (text variant, a deviation) D is a projection discriminator (models/vgan.py).
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
 generated first frames); "embedding" and "wrong_embedding" (B, E) text codes for the text variant;
-"attributes" (B, 5) int, the clip's (and its caption's) attributes, with attribute_weight > 0.
+"attributes" (B, 5) int, the clip's (and its caption's) attributes, with attribute_weight or frame_guide_weight > 0.
 
 With `ema_decay` > 0 the model keeps `ema_generator`, an exponential moving average of the
 generator's weights (BatchNorm statistics included) updated after every generator step:
@@ -29,12 +33,13 @@ ema = decay * ema + (1 - decay) * weights. `generate` samples from it.
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import ops
 
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
-from keras_t2v.data.attributes import NUM_VALUES
+from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
@@ -54,24 +59,28 @@ def generator_inputs(variant: str, first_frame, embedding, z):
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
-                 projection_d=False, attribute_head="pool", seed=None, **kwargs):
+                 projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
         if variant == "text" and not text_dim:
             raise ValueError("the text-conditioned VGAN needs text_dim > 0")
-        if (attribute_weight or conditional_bn or projection_d) and variant != "text":
-            raise ValueError("attribute_weight, conditional_bn and projection_d need the text variant "
+        if (attribute_weight or conditional_bn or projection_d or frame_guide_weight) and variant != "text":
+            raise ValueError("attribute_weight, conditional_bn, projection_d and frame_guide_weight need the text variant "
                              f"(only the text carries every attribute), got {variant!r}")
         self.settings = dict(variant=variant, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim, image_size=image_size,
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
-                             seed=seed)
+                             frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
-        self.attribute_weight = attribute_weight
+        self.attribute_weight, self.frame_guide_weight = attribute_weight, frame_guide_weight
+        if frame_guide_weight and not 1 <= frame_guide_frames <= frames:
+            raise ValueError(f"frame_guide_frames must be in [1, {frames}], got {frame_guide_frames}")
+        self.guide_frames = np.linspace(0, frames - 1, frame_guide_frames).round().astype("int32").tolist()
+        self._judge = None
         if variant == "unconditional":
             self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream)
             self.discriminator = discriminator(df_dim, image_size, frames)
@@ -90,8 +99,27 @@ class VideoGAN(TwoOptimizerGAN):
             self.ema_generator.trainable = False
         self.noise = ReplicaSeedGenerator(seed)
         self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
-                   + (("attribute_real", "attribute_fake") if attribute_weight else ()))
+                   + (("attribute_real", "attribute_fake") if attribute_weight else ())
+                   + (("guide_fake",) if frame_guide_weight else ()))
         self.built = True
+
+    def use_frame_guide(self, guide: keras.Model) -> None:
+        """The frozen judge of `frame_guide_weight`: frames (B, S, S, 3) in [-1, 1] -> logits (B, 14)
+        over FRAME_ATTRIBUTES. Kept in a closure, out of Keras' tracking: a training loss, not part of
+        the saved video GAN (train_vgan hands it in again on resume)."""
+        guide.trainable = False
+        self._judge = lambda frames: guide(frames, training=False)
+
+    def _frame_guide_loss(self, fake, attributes):
+        """Mean CE of the judge on the guide frames of every fake video (B, T, S, S, 3) against its
+        caption's frame attributes (B, 5 -> 4 columns)."""
+        if self._judge is None:
+            raise ValueError("frame_guide_weight > 0 needs a frame judge: call use_frame_guide(guide) before training")
+        k = len(self.guide_frames)
+        frames = ops.take(ops.cast(fake, "float32"), self.guide_frames, axis=1)  # (B, K, S, S, 3)
+        frames = ops.reshape(frames, (-1,) + tuple(frames.shape[2:]))  # (B * K, S, S, 3), clip-major
+        labels = ops.repeat(ops.take(attributes, FRAME_COLUMNS, axis=1), k, axis=0)
+        return attribute_cross_entropy(self._judge(frames), labels, tuple(NUM_VALUES[i] for i in FRAME_COLUMNS))
 
     def generator_inputs(self, batch_size, first_frame=None, embedding=None, z=None):
         if z is None and self.variant != "image":
@@ -154,6 +182,9 @@ class VideoGAN(TwoOptimizerGAN):
             if self.attribute_weight:
                 attribute_fake = attribute_cross_entropy(fake_attributes, data["attributes"], NUM_VALUES)
                 g_loss = g_loss + self.attribute_weight * attribute_fake
+            if self.frame_guide_weight:
+                guide_fake = self._frame_guide_loss(fake, data["attributes"])
+                g_loss = g_loss + self.frame_guide_weight * guide_fake
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
         if self.ema_generator is not None:
@@ -165,4 +196,6 @@ class VideoGAN(TwoOptimizerGAN):
             values["d_wrong"] = mean_probability(wrong_logit)
         if self.attribute_weight:
             values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
+        if self.frame_guide_weight:
+            values["guide_fake"] = guide_fake
         return self.update_metrics(values)

@@ -31,11 +31,27 @@ from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_buil
 SAMPLE_CLIPS = 6
 
 
+def stage1_model(run: Run, needed_by: str):
+    """The run's trained StackGAN Stage-I, loaded in safe mode."""
+    return keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
+
+
+def frame_judge(run: Run) -> keras.Model:
+    """frames (B, S, S, 3) -> logits (B, 14): Stage-I's frozen guide when it has one (stackgan.guide_weight),
+    else its discriminator's attribute classifier as training left it."""
+    stackgan = stage1_model(run, "vgan.frame_guide_weight")
+    if stackgan.guide_weight:
+        return stackgan.guide
+    if not stackgan.attribute_weight:
+        raise ConfigError("vgan.frame_guide_weight judges frames with Stage-I's attribute classifier: "
+                          "train Stage-I with stackgan.attribute_weight > 0")
+    return stackgan.attribute_classifier()
+
+
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""
-    path = run.stage_output("stackgan", "stackgan.keras", "vgan.stackgan_first_frames")
-    stackgan = keras.models.load_model(path, safe_mode=True)
+    stackgan = stage1_model(run, "vgan.stackgan_first_frames")
     stackgan.generator.get_layer("ca").seed_generator.state.assign([run.config.train.seed, 0])
     rows = codes[0::3]
     z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")
@@ -103,8 +119,10 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
         return StageResult("vgan", 0.0, {}, skipped=True)
     if not 0.0 <= v.stackgan_first_frames <= 1.0:
         raise ConfigError(f"vgan.stackgan_first_frames is a share in [0, 1], got {v.stackgan_first_frames}")
-    if v.attribute_weight and not is_shapes(cfg.data):
-        raise ConfigError("vgan.attribute_weight needs attribute labels: Captioned Moving Shapes data, not imported clips")
+    labelled = v.attribute_weight or v.frame_guide_weight
+    if labelled and not is_shapes(cfg.data):
+        raise ConfigError("vgan.attribute_weight and vgan.frame_guide_weight need attribute labels: "
+                          "Captioned Moving Shapes data, not imported clips")
     start = time.time()
     codes, captions = text_codes(run, "train")
     val_codes, val_captions = text_codes(run, "val")
@@ -115,10 +133,13 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                          text_dim=codes.shape[1] if v.variant == "text" else 0,
                          mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, attribute_weight=v.attribute_weight,
                          conditional_bn=v.conditional_bn, projection_d=v.projection_d, attribute_head=v.attribute_head,
-                         seed=cfg.train.seed)
+                         frame_guide_weight=v.frame_guide_weight, frame_guide_frames=v.frame_guide_frames, seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
+    if v.frame_guide_weight:
+        with run.strategy.scope():
+            model.use_frame_guide(frame_judge(run))
 
     generated = stackgan_first_frames(run, codes) if v.stackgan_first_frames else None
     steps = v.steps_per_epoch or max(1, cfg.data.train_size // v.batch_size)
@@ -126,7 +147,7 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
     def train_batches(batch_size=v.batch_size, shard=(0, 1)):
         batches = video_batches(run, "train", batch_size, codes, captions, shuffle=True,
                                 generated_frames=generated, generated_share=v.stackgan_first_frames, shard=shard)
-        keys = ("video", "first_frame", "embedding", "wrong_embedding") + (("attributes",) if v.attribute_weight else ())
+        keys = ("video", "first_frame", "embedding", "wrong_embedding") + (("attributes",) if labelled else ())
         batches = batches.map(lambda b: {k: b[k] for k in keys})
         return batches.take(steps * (v.epochs - initial_epoch)).repeat()
 

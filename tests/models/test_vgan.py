@@ -266,3 +266,53 @@ def test_flattened_attribute_head_reads_where_the_object_is_at_each_time(tmp_pat
     model.save(tmp_path / "flat.keras")
     loaded = keras.models.load_model(tmp_path / "flat.keras", safe_mode=True)
     np.testing.assert_allclose(N(loaded.discriminator([video, text])[1]), N(d([video, text])[1]), rtol=1e-5)
+
+
+def _frame_judge(seed=1):
+    """A stand-in for Stage-I's guide: frames (B, 16, 16, 3) -> logits (B, 14) over the four frame attributes."""
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(), keras.layers.Dense(14)])
+
+
+def test_frame_guide_judges_evenly_spaced_frames_against_each_clips_caption():
+    """vgan.frame_guide_weight: the judge sees frames 0, 4, 7 of an 8-frame fake (frame_guide_frames=3),
+    each scored against its own clip's shape, colour, size and background."""
+    from keras_t2v.models.losses import attribute_cross_entropy
+
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, frame_guide_weight=1.0,
+                     frame_guide_frames=3, seed=0)
+    assert model.guide_frames == [0, 4, 7]
+    judge = _frame_judge()
+    model.use_frame_guide(judge)
+    assert not judge.trainable_weights
+    fake = np.random.default_rng(0).uniform(-1, 1, (4, 8, 16, 16, 3)).astype("float32")
+    frames = fake[:, [0, 4, 7]].reshape(12, 16, 16, 3)
+    labels = ATTRIBUTES[:, [0, 1, 2, 4]].repeat(3, axis=0)  # clip 0's three frames, then clip 1's, ...
+    expected = N(attribute_cross_entropy(judge(frames), labels, (3, 6, 2, 3)))
+    assert float(N(model._frame_guide_loss(fake, ATTRIBUTES))) == pytest.approx(float(expected), rel=1e-5)
+    with pytest.raises(ValueError, match="frame_guide_frames must be in"):
+        VideoGAN("text", gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, frame_guide_weight=1.0, frame_guide_frames=9)
+    with pytest.raises(ValueError, match="need the text variant"):
+        VideoGAN("image", gf_dim=4, df_dim=4, image_size=16, frames=8, frame_guide_weight=1.0)
+
+
+def test_frame_guide_adds_its_weighted_loss_to_g_only_and_is_not_saved(tmp_path):
+    data = _batch(True) | {"attributes": ATTRIBUTES}
+    settings = dict(z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0)
+    model = VideoGAN("text", frame_guide_weight=0.5, **settings)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    with pytest.raises(ValueError, match="use_frame_guide"):
+        model.train_on_batch(data)
+    model = VideoGAN("text", frame_guide_weight=0.5, **settings)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    model.use_frame_guide(_frame_judge())
+    twin = VideoGAN("text", **settings)  # the same G, D and noise, no judge
+    twin.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    twin.set_weights(model.get_weights())
+    logs, base = model.train_on_batch(data, return_dict=True), twin.train_on_batch(data, return_dict=True)
+    assert logs["guide_fake"] > 0
+    assert logs["d_loss"] == pytest.approx(base["d_loss"], rel=1e-5)
+    assert logs["g_loss"] == pytest.approx(base["g_loss"] + 0.5 * logs["guide_fake"], rel=1e-4)
+    model.save(tmp_path / "guided.keras")
+    loaded = keras.models.load_model(tmp_path / "guided.keras", safe_mode=True)
+    assert loaded.frame_guide_weight == 0.5 and len(loaded.weights) == len(twin.weights)
