@@ -14,6 +14,11 @@ time and the mask over colour; with `two_stream=False` the video is the foregrou
   concatenated to the image code before both streams (so every frame and the background see the
   caption), and a matching-aware discriminator that also sees the text code.
 
+Upsampling (`upsample`): "transposed", the original's 4x4(x4) stride-2 transposed convolutions, or
+"nearest" (a deviation, as StackGAN's generator and Odena et al. 2016 "Deconvolution and Checkerboard
+Artifacts"): nearest-neighbour doubling, then a 3x3(x3) convolution, which draws edges without the
+transposed convolutions' uneven overlap.
+
 Sizes: `frames` must be `image_size / 2`; there are log2(S / 4) doublings (4 at 64x64); smaller
 presets drop the blocks farthest from the output.
 """
@@ -28,6 +33,7 @@ from keras import layers
 from keras_t2v.models.layers import ConditionalBatchNorm, TwoStreamComposite, batch_norm
 
 VARIANTS = ("unconditional", "image", "text")
+UPSAMPLING = ("transposed", "nearest")
 INIT = keras.initializers.RandomNormal(0.0, 0.01)
 
 
@@ -38,14 +44,27 @@ def _doublings(image_size: int, frames: int) -> int:
     return int(n)
 
 
-def _up2d(x, filters, name, act="relu", bn=True, condition=None):
-    x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+def _up2d(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
+    if upsample == "nearest":
+        x = layers.UpSampling2D(2, name=name + "_up")(x)
+        x = layers.Conv2D(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
+    else:
+        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
     return _finish(x, name, act, bn, condition=condition)
 
 
-def _up3d(x, filters, name, act="relu", bn=True, condition=None):
-    x = layers.Conv3DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+def _up3d(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
+    if upsample == "nearest":
+        x = layers.UpSampling3D(2, name=name + "_up")(x)
+        x = layers.Conv3D(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
+    else:
+        x = layers.Conv3DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
     return _finish(x, name, act, bn, condition=condition)
+
+
+def _check_upsample(upsample: str) -> None:
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"unknown VGAN upsampling {upsample!r}; expected one of {UPSAMPLING}")
 
 
 def _finish(x, name, act, bn, epsilon=1e-5, condition=None):
@@ -69,38 +88,41 @@ def _compose(foreground, mask, background, two_stream: bool):
     return TwoStreamComposite(name="compose")([foreground, mask, background])
 
 
-def _heads(x, name="fg"):
-    foreground = _up3d(x, 3, f"{name}_foreground", act="tanh", bn=False)
-    mask = _up3d(x, 1, f"{name}_mask", act="sigmoid", bn=False)
+def _heads(x, name="fg", upsample="transposed"):
+    foreground = _up3d(x, 3, f"{name}_foreground", act="tanh", bn=False, upsample=upsample)
+    mask = _up3d(x, 1, f"{name}_mask", act="sigmoid", bn=False, upsample=upsample)
     return foreground, mask
 
 
-def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_stream=True) -> keras.Model:
+def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_stream=True,
+                            upsample="transposed") -> keras.Model:
     """z (B, z_dim) -> [video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)]."""
+    _check_upsample(upsample)
     n = _doublings(image_size, frames)
     widths = [gf_dim * 2 ** i for i in reversed(range(n))]  # [8gf, 4gf, 2gf, gf] at 64x64
     z = keras.Input((z_dim,), name="z")
     b = layers.Reshape((1, 1, z_dim), name="z_2d")(z)
     b = _finish(layers.Conv2DTranspose(widths[0], 4, padding="valid", kernel_initializer=INIT, name="bg_project")(b), "bg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
-        b = _up2d(b, w, f"bg_up{i + 1}")
-    background = _up2d(b, 3, "bg_out", act="tanh", bn=False)
+        b = _up2d(b, w, f"bg_up{i + 1}", upsample=upsample)
+    background = _up2d(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 1, 1, z_dim), name="z_3d")(z)
     f = _finish(layers.Conv3DTranspose(widths[0], (2, 4, 4), padding="valid", kernel_initializer=INIT, name="fg_project")(f), "fg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
-        f = _up3d(f, w, f"fg_up{i + 1}")
-    foreground, mask = _heads(f)
+        f = _up3d(f, w, f"fg_up{i + 1}", upsample=upsample)
+    foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(z, [video, mask, background], name="vgan_generator")
 
 
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
-                          conditional_bn=False) -> keras.Model:
+                          conditional_bn=False, upsample="transposed") -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
     conditional_bn (text variant, a deviation): every BatchNorm of both decoding streams takes its
     scale and offset from the text code, so the caption acts at every scale and every time step."""
+    _check_upsample(upsample)
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
@@ -123,14 +145,14 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     code_width = enc_widths[-1]
     b = x
     for i, w in enumerate(dec_widths):
-        b = _up2d(b, w, f"bg_up{i + 1}", condition=condition)
-    background = _up2d(b, 3, "bg_out", act="tanh", bn=False)
+        b = _up2d(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample)
+    background = _up2d(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
     for i, w in enumerate(dec_widths):
-        f = _up3d(f, w, f"fg_up{i + 1}", condition=condition)
-    foreground, mask = _heads(f)
+        f = _up3d(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample)
+    foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
 

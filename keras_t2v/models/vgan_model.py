@@ -59,7 +59,8 @@ def generator_inputs(variant: str, first_frame, embedding, z):
 class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
-                 projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, seed=None, **kwargs):
+                 projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, upsample="transposed",
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -72,7 +73,8 @@ class VideoGAN(TwoOptimizerGAN):
                              frames=frames, two_stream=two_stream, text_dim=text_dim, mask_l1=mask_l1,
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
-                             frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, seed=seed)
+                             frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, upsample=upsample,
+                             seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -82,12 +84,12 @@ class VideoGAN(TwoOptimizerGAN):
         self.guide_frames = np.linspace(0, frames - 1, frame_guide_frames).round().astype("int32").tolist()
         self._judge = None
         if variant == "unconditional":
-            self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream)
+            self.generator = unconditional_generator(z_dim, gf_dim, image_size, frames, two_stream, upsample)
             self.discriminator = discriminator(df_dim, image_size, frames)
         else:
             text = text_dim if variant == "text" else 0
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0,
-                                                   conditional_bn)
+                                                   conditional_bn, upsample)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,

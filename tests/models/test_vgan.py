@@ -316,3 +316,27 @@ def test_frame_guide_adds_its_weighted_loss_to_g_only_and_is_not_saved(tmp_path)
     model.save(tmp_path / "guided.keras")
     loaded = keras.models.load_model(tmp_path / "guided.keras", safe_mode=True)
     assert loaded.frame_guide_weight == 0.5 and len(loaded.weights) == len(twin.weights)
+
+
+def test_nearest_upsampling_doubles_by_copying_then_convolves_and_round_trips(tmp_path):
+    """vgan.upsample="nearest": every generator block is UpSampling + a 3x3(x3) convolution instead of
+    a 4x4(x4) stride-2 transposed convolution; shapes are unchanged."""
+    g = unconditional_generator(8, 4, 16, 8, upsample="nearest")
+    assert g(np.zeros((2, 8), "float32"))[0].shape == (2, 8, 16, 16, 3)
+    transposed = [layer.name for layer in g.layers if "Transpose" in type(layer).__name__]
+    assert sorted(transposed) == ["bg_project", "fg_project"]  # z's 1x1 -> 4x4 projections, not upsampling blocks
+    assert g.get_layer("fg_up1").kernel.shape[:3] == (3, 3, 3)
+    up = g.get_layer("fg_up1_up")
+    x = np.random.default_rng(0).normal(size=(1, 2, 2, 2, 1)).astype("float32")
+    np.testing.assert_array_equal(N(up(x)), x.repeat(2, 1).repeat(2, 2).repeat(2, 3))
+    with pytest.raises(ValueError, match="unknown VGAN upsampling 'bilinear'"):
+        conditional_generator(4, 16, 8, upsample="bilinear")
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, upsample="nearest", seed=0)
+    model.compile()
+    logs = model.train_on_batch(_batch(True), return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    model.save(tmp_path / "nearest.keras")
+    loaded = keras.models.load_model(tmp_path / "nearest.keras", safe_mode=True)
+    data, z = _batch(True), np.zeros((4, 3), "float32")
+    np.testing.assert_array_equal(N(loaded.generate(data["video"][:, 0], data["embedding"], z)[0]),
+                                  N(model.generate(data["video"][:, 0], data["embedding"], z)[0]))
