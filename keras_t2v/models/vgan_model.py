@@ -18,7 +18,8 @@ With `frame_guide_weight` > 0 (text variant, a deviation) G also pays frame_guid
 the judge is a frozen frame classifier handed in by `use_frame_guide` (Stage-I's guide): D's own head
 is a moving target, the judge a fixed one that knows what a triangle looks like in one frame.
 With `conditional_bn` (text variant, a deviation) the generator's BatchNorms read the text code;
-with `projection_d` (text variant, a deviation) D is a projection discriminator (models/vgan.py).
+with `projection_d` (text variant, a deviation) D is a projection discriminator; `upsample`
+"nearest" (a deviation) replaces G's transposed convolutions by nearest doubling + convolution (models/vgan.py).
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
