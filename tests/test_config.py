@@ -38,7 +38,7 @@ def test_presets_differ_where_they_should():
 
 
 def test_fixes_is_quick_plus_the_measured_levers():
-    """The `fixes` preset is `runs/ja` of the README: quick and exactly these changes."""
+    """The `fixes` preset is `runs/jn` of the README: quick and exactly these changes."""
     quick, fixes = to_dict(get_preset("quick")), to_dict(get_preset("fixes"))
     changed = {f"{section}.{key}": value for section, values in fixes.items() if isinstance(values, dict)
                for key, value in values.items() if quick[section][key] != value}
@@ -49,7 +49,7 @@ def test_fixes_is_quick_plus_the_measured_levers():
         "stackgan.guide_weight": 1.0,
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
-        "vgan.attribute_head": "flatten", "vgan.epochs": 9,
+        "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest", "vgan.epochs": 9,
     }
 
 
