@@ -44,21 +44,19 @@ def _doublings(image_size: int, frames: int) -> int:
     return int(n)
 
 
-def _up2d(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
-    if upsample == "nearest":
-        x = layers.UpSampling2D(2, name=name + "_up")(x)
-        x = layers.Conv2D(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
-    else:
-        x = layers.Conv2DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
-    return _finish(x, name, act, bn, condition=condition)
+# By the rank of the features: (B, H, W, C) -> 2D layers, (B, T, H, W, C) -> 3D.
+_UP_LAYERS = {4: (layers.UpSampling2D, layers.Conv2D, layers.Conv2DTranspose),
+              5: (layers.UpSampling3D, layers.Conv3D, layers.Conv3DTranspose)}
 
 
-def _up3d(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
+def _up(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
+    """Doubles every spatial (and time) axis of `x`, then BN and the activation."""
+    upsampling, conv, transposed = _UP_LAYERS[len(x.shape)]
     if upsample == "nearest":
-        x = layers.UpSampling3D(2, name=name + "_up")(x)
-        x = layers.Conv3D(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
+        x = upsampling(2, name=name + "_up")(x)
+        x = conv(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
     else:
-        x = layers.Conv3DTranspose(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+        x = transposed(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
     return _finish(x, name, act, bn, condition=condition)
 
 
@@ -89,8 +87,8 @@ def _compose(foreground, mask, background, two_stream: bool):
 
 
 def _heads(x, name="fg", upsample="transposed"):
-    foreground = _up3d(x, 3, f"{name}_foreground", act="tanh", bn=False, upsample=upsample)
-    mask = _up3d(x, 1, f"{name}_mask", act="sigmoid", bn=False, upsample=upsample)
+    foreground = _up(x, 3, f"{name}_foreground", act="tanh", bn=False, upsample=upsample)
+    mask = _up(x, 1, f"{name}_mask", act="sigmoid", bn=False, upsample=upsample)
     return foreground, mask
 
 
@@ -104,12 +102,12 @@ def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_
     b = layers.Reshape((1, 1, z_dim), name="z_2d")(z)
     b = _finish(layers.Conv2DTranspose(widths[0], 4, padding="valid", kernel_initializer=INIT, name="bg_project")(b), "bg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
-        b = _up2d(b, w, f"bg_up{i + 1}", upsample=upsample)
-    background = _up2d(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
+        b = _up(b, w, f"bg_up{i + 1}", upsample=upsample)
+    background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 1, 1, z_dim), name="z_3d")(z)
     f = _finish(layers.Conv3DTranspose(widths[0], (2, 4, 4), padding="valid", kernel_initializer=INIT, name="fg_project")(f), "fg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
-        f = _up3d(f, w, f"fg_up{i + 1}", upsample=upsample)
+        f = _up(f, w, f"fg_up{i + 1}", upsample=upsample)
     foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(z, [video, mask, background], name="vgan_generator")
@@ -145,13 +143,13 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     code_width = enc_widths[-1]
     b = x
     for i, w in enumerate(dec_widths):
-        b = _up2d(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample)
-    background = _up2d(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
+        b = _up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample)
+    background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
     for i, w in enumerate(dec_widths):
-        f = _up3d(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample)
+        f = _up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample)
     foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
