@@ -247,6 +247,7 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     before the GAN; the losses, val accuracies and a TensorBoard curve are kept. With
     stackgan.guide_weight, G also answers to a frozen copy of that classifier, and with
     vgan.frame_guide_weight so does the video generator, frame by frame."""
+    from keras_t2v.checkpoints import CheckpointManager
     from keras_t2v.config import ConfigError
     from keras_t2v.evaluation.curves import read_curves
 
@@ -257,10 +258,14 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
         train(["--preset", "tiny", "--run-dir", str(tmp_path / "refused_guide"), "--stage", "stackgan",
                "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0"])
     root = tmp_path / "pretrained_d"
-    assert train([*common, "--run-dir", str(root), "--stage", "words,stackgan,vgan", "--set", "stackgan.attribute_weight=1.0",
-                  "--set", "stackgan.guide_weight=1.0", "--set", "vgan.variant=text", "--set", "vgan.frame_guide_weight=1.0",
-                  "--set", "vgan.epochs=1"]) == 0
+    guided = [*common, "--run-dir", str(root), "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0",
+              "--set", "vgan.variant=text", "--set", "vgan.frame_guide_weight=1.0"]
+    assert train([*guided, "--stage", "words,stackgan,vgan", "--set", "vgan.epochs=1"]) == 0
     assert json.loads((root / "stackgan" / "report.json").read_text())["final"]["guide_fake"] > 0
+    assert json.loads((root / "vgan" / "report.json").read_text())["final"]["guide_fake"] > 0
+    # the judge is not saved with the video GAN: resuming from its checkpoint hands it in again
+    assert train([*guided, "--stage", "vgan", "--set", "vgan.epochs=2", "--resume"]) == 0
+    assert CheckpointManager(root / "vgan" / "checkpoints").latest()[0] == 2
     assert json.loads((root / "vgan" / "report.json").read_text())["final"]["guide_fake"] > 0
     pretrain = json.loads((root / "stackgan" / "d_pretrain.json").read_text())
     assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
