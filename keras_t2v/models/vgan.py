@@ -51,6 +51,8 @@ _UP_LAYERS = {4: (layers.UpSampling2D, layers.Conv2D, layers.Conv2DTranspose),
 
 def _up(x, filters, name, act="relu", bn=True, condition=None, upsample="transposed"):
     """Doubles every spatial (and time) axis of `x`, then BN and the activation."""
+    if upsample not in UPSAMPLING:
+        raise ValueError(f"unknown VGAN upsampling {upsample!r}; expected one of {UPSAMPLING}")
     upsampling, conv, transposed = _UP_LAYERS[len(x.shape)]
     if upsample == "nearest":
         x = upsampling(2, name=name + "_up")(x)
@@ -58,11 +60,6 @@ def _up(x, filters, name, act="relu", bn=True, condition=None, upsample="transpo
     else:
         x = transposed(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
     return _finish(x, name, act, bn, condition=condition)
-
-
-def _check_upsample(upsample: str) -> None:
-    if upsample not in UPSAMPLING:
-        raise ValueError(f"unknown VGAN upsampling {upsample!r}; expected one of {UPSAMPLING}")
 
 
 def _finish(x, name, act, bn, epsilon=1e-5, condition=None):
@@ -95,7 +92,6 @@ def _heads(x, name="fg", upsample="transposed"):
 def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_stream=True,
                             upsample="transposed") -> keras.Model:
     """z (B, z_dim) -> [video (B, T, S, S, 3), mask (B, T, S, S, 1), background (B, S, S, 3)]."""
-    _check_upsample(upsample)
     n = _doublings(image_size, frames)
     widths = [gf_dim * 2 ** i for i in reversed(range(n))]  # [8gf, 4gf, 2gf, gf] at 64x64
     z = keras.Input((z_dim,), name="z")
@@ -120,7 +116,6 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
 
     conditional_bn (text variant, a deviation): every BatchNorm of both decoding streams takes its
     scale and offset from the text code, so the caption acts at every scale and every time step."""
-    _check_upsample(upsample)
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
