@@ -148,6 +148,7 @@ class VGANConfig:
     frame_guide_weight: float = 0.0  # > 0 (text variant, shapes data): G also answers to Stage-I's frozen frame classifier (deviation)
     frame_guide_frames: int = 4  # how many evenly spaced frames of each fake video that judge sees
     upsample: str = "transposed"  # G's upsampling: "transposed" 4x4 stride-2 (original) or "nearest" + 3x3 conv (deviation)
+    unet_skips: bool = False  # conditional variants: G's decoder also reads the first frame's encoder maps (U-Net, deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

@@ -109,22 +109,41 @@ def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_
     return keras.Model(z, [video, mask, background], name="vgan_generator")
 
 
+def _skip(x, skips, name):
+    """U-Net skip: `x` (B, s, s, C) or (B, t, s, s, C) joined with the encoder's map of the same
+    size (B, s, s, C'), repeated over the t time steps in the 3D stream; `x` itself without skips."""
+    if not skips:
+        return x
+    skip = next(e for e in skips if e.shape[1] == x.shape[-2])
+    if len(x.shape) == 5:
+        skip = layers.Reshape((1,) + tuple(skip.shape[1:]), name=name + "_3d")(skip)
+        skip = layers.UpSampling3D((x.shape[1], 1, 1), name=name + "_time")(skip)
+    return layers.Concatenate(name=name)([x, skip])
+
+
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
-                          conditional_bn=False, upsample="transposed") -> keras.Model:
+                          conditional_bn=False, upsample="transposed", unet_skips=False) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
     conditional_bn (text variant, a deviation): every BatchNorm of both decoding streams takes its
-    scale and offset from the text code, so the caption acts at every scale and every time step."""
+    scale and offset from the text code, so the caption acts at every scale and every time step.
+
+    unet_skips (a deviation, U-Net / pix2pix, Isola et al. 2017): every decoder block of both
+    streams also reads the frame encoder's features of its size (8x8 .. S/2 at S), repeated over
+    time in the foreground, so the frame's object need not pass through the 4x4 code."""
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
     image = keras.Input((image_size, image_size, 3), name="first_frame")
     inputs = [image]
     x = image
+    encoded = []
     for i, w in enumerate(enc_widths):
         x = layers.Conv2D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"enc{i + 1}")(x)
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
+        encoded.append(x)
+    skips = encoded if unet_skips else []
     condition = None
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
@@ -138,13 +157,13 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     code_width = enc_widths[-1]
     b = x
     for i, w in enumerate(dec_widths):
-        b = _up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample)
+        b = _skip(_up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample), skips, f"bg_skip{i + 1}")
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
     for i, w in enumerate(dec_widths):
-        f = _up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample)
+        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
     foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")

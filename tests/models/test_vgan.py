@@ -340,3 +340,35 @@ def test_nearest_upsampling_doubles_by_copying_then_convolves_and_round_trips(tm
     data, z = _batch(True), np.zeros((4, 3), "float32")
     np.testing.assert_array_equal(N(loaded.generate(data["video"][:, 0], data["embedding"], z)[0]),
                                   N(model.generate(data["video"][:, 0], data["embedding"], z)[0]))
+
+
+def test_unet_skips_hand_the_frame_encoder_maps_to_both_streams_and_round_trip(tmp_path):
+    """vgan.unet_skips: each decoder block's output is joined with the encoder map of its size, the
+    same map at every time step of the foreground; without the option the graph is the reference's."""
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True)
+    inputs = [np.random.default_rng(0).normal(size=(2, 16, 16, 3)).astype("float32"), np.ones((2, 6), "float32"),
+              np.zeros((2, 3), "float32")]
+    assert g(inputs)[0].shape == (2, 8, 16, 16, 3)
+    probe = keras.Model(g.inputs, [g.get_layer("enc1_relu").output, g.get_layer("fg_skip1").output,
+                                   g.get_layer("bg_skip1").output])
+    encoded, foreground, background = (N(t) for t in probe(inputs))
+    assert encoded.shape == (2, 8, 8, 32) and foreground.shape == (2, 4, 8, 8, 32 + 32)
+    for t in range(4):
+        np.testing.assert_array_equal(foreground[:, t, ..., 32:], encoded)
+    np.testing.assert_array_equal(background[..., 32:], encoded)
+    plain = conditional_generator(4, 16, 8, text_dim=6, z_dim=3)
+    assert not [layer for layer in plain.layers if "skip" in layer.name]
+    # The blocks after a skip read 32 more channels: 4x4 transposed kernels to the background's 3 and
+    # the foreground's 3 + mask's 1 outputs.
+    assert trainable(g) - trainable(plain) == 4 * 4 * 32 * 3 + 4 * 4 * 4 * 32 * 4
+    with pytest.raises(ValueError, match="unconditional VGAN has none"):
+        VideoGAN("unconditional", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, unet_skips=True)
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, unet_skips=True, seed=0)
+    model.compile()
+    logs = model.train_on_batch(_batch(True), return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    model.save(tmp_path / "skips.keras")
+    loaded = keras.models.load_model(tmp_path / "skips.keras", safe_mode=True)
+    data, z = _batch(True), np.zeros((4, 3), "float32")
+    np.testing.assert_array_equal(N(loaded.generate(data["video"][:, 0], data["embedding"], z)[0]),
+                                  N(model.generate(data["video"][:, 0], data["embedding"], z)[0]))
