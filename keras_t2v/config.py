@@ -234,8 +234,9 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
 # code that names the caption's attributes; Stage-I's conditional BN + projection D + auxiliary
 # classifier + weak KL, D pre-trained and kept as a frozen guide for 24 epochs (README "Both
 # together"); the same in the video GAN with a flattened attribute head, EMA, and StackGAN first
-# frames; and Stage-I's guide on the video's frames with nearest upsampling in the video generator
-# (README "A frozen frame judge", "Nearest upsampling"). About 111 minutes on a 2-core CPU. The model shipped in
+# frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
+# (README "A frozen frame judge", "Nearest upsampling"); and U-Net skips from its frame encoder (README
+# "U-Net skips"). About 146 minutes on a 2-core CPU. The model shipped in
 # keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
 PRESETS["fixes"] = {
     **PRESETS["quick"],
@@ -258,6 +259,7 @@ PRESETS["fixes"] = {
     "vgan.attribute_head": "flatten",
     "vgan.frame_guide_weight": 1.0,
     "vgan.upsample": "nearest",
+    "vgan.unet_skips": True,
     "vgan.epochs": 9,
 }
 PRESETS |= {

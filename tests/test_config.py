@@ -49,7 +49,8 @@ def test_fixes_is_quick_plus_the_measured_levers():
         "stackgan.guide_weight": 1.0,
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
-        "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest", "vgan.epochs": 9,
+        "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest",
+        "vgan.unet_skips": True, "vgan.epochs": 9,
     }
 
 
