@@ -135,3 +135,49 @@ class ConditionalBatchNorm(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "epsilon": self.epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class TranslatedCopies(layers.Layer):
+    """[map (B, H, W, C), shifts (B, T, 2)] -> (B, frames, H, W, C): one copy of the map per time
+    step, translated by that step's (x, y) shift, given as a fraction of the map's width and height
+    (positive: right and down) and averaged over the T / frames shifts the step covers.
+
+    Bilinear sampling with zeros outside the map, written as two small matrix products so that the
+    output is differentiable in the shifts (a spatial transformer, Jaderberg et al. 2015, restricted
+    to translation; TensorFlow's image transform ops give no gradient for the transform). The
+    weights are those of floor(source) and the pixel after it, so the gradient is the difference of
+    the two, not zero, when a shift lands on whole pixels, as it does at zero."""
+
+    def __init__(self, frames: int, **kwargs):
+        super().__init__(**kwargs)
+        self.frames = frames
+
+    @staticmethod
+    def _interpolation(shift, size):
+        """shift (B, T) in pixels -> (B, T, size, size): row v samples the input at v - shift."""
+        position = ops.arange(size, dtype=shift.dtype)
+        source = position[:, None] - shift[..., None, None]  # (B, T, size, 1)
+        left = ops.floor(source)
+        right_weight = source - left
+        at = lambda offset: ops.cast(ops.equal(position, left + offset), shift.dtype)
+        return (1.0 - right_weight) * at(0.0) + right_weight * at(1.0)
+
+    def call(self, inputs):
+        x, shifts = inputs
+        batch, steps = ops.shape(shifts)[0], shifts.shape[1]
+        if steps % self.frames:
+            raise ValueError(f"TranslatedCopies: {steps} shifts do not split into {self.frames} time steps")
+        shifts = ops.mean(ops.reshape(ops.cast(shifts, x.dtype), (batch, self.frames, steps // self.frames, 2)), axis=2)
+        height, width = x.shape[1], x.shape[2]
+        along_x = self._interpolation(shifts[..., 0] * width, width)
+        along_y = self._interpolation(shifts[..., 1] * height, height)
+        x = ops.einsum("btvw,bhwc->bthvc", along_x, x)
+        return ops.einsum("btuh,bthvc->btuvc", along_y, x)
+
+    def compute_output_shape(self, input_shape):
+        x_shape = input_shape[0]
+        return (x_shape[0], self.frames) + tuple(x_shape[1:])
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames}

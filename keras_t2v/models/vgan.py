@@ -30,7 +30,7 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import ConditionalBatchNorm, TwoStreamComposite, batch_norm
+from keras_t2v.models.layers import ConditionalBatchNorm, TranslatedCopies, TwoStreamComposite, batch_norm
 
 VARIANTS = ("unconditional", "image", "text")
 UPSAMPLING = ("transposed", "nearest")
@@ -109,20 +109,31 @@ def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_
     return keras.Model(z, [video, mask, background], name="vgan_generator")
 
 
-def _skip(x, skips, name):
+def _skip(x, skips, name, shifts=None):
     """U-Net skip: `x` (B, s, s, C) or (B, t, s, s, C) joined with the encoder's map of the same
-    size (B, s, s, C'), repeated over the t time steps in the 3D stream; `x` itself without skips."""
+    size (B, s, s, C'), repeated over the t time steps in the 3D stream, or translated at each by
+    `shifts` (B, T, 2) when given; `x` itself without skips."""
     if not skips:
         return x
     skip = next(e for e in skips if e.shape[1] == x.shape[-2])
-    if len(x.shape) == 5:
+    if len(x.shape) == 5 and shifts is not None:
+        skip = TranslatedCopies(x.shape[1], name=name + "_moved")([skip, shifts])
+    elif len(x.shape) == 5:
         skip = layers.Reshape((1,) + tuple(skip.shape[1:]), name=name + "_3d")(skip)
         skip = layers.UpSampling3D((x.shape[1], 1, 1), name=name + "_time")(skip)
     return layers.Concatenate(name=name)([x, skip])
 
 
+def _shifts(text_z, frames, name="skip_shift"):
+    """[text code, z] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the frame's
+    size. The last layer starts at zero, so at initialisation every frame's skip is frame 0's."""
+    h = layers.Dense(64, activation="relu", name=name + "_hidden")(text_z)
+    s = layers.Dense(frames * 2, activation="tanh", kernel_initializer="zeros", name=name)(h)
+    return layers.Reshape((frames, 2), name=name + "_frames")(s)
+
+
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
-                          conditional_bn=False, upsample="transposed", unet_skips=False) -> keras.Model:
+                          conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
@@ -131,7 +142,13 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
 
     unet_skips (a deviation, U-Net / pix2pix, Isola et al. 2017): every decoder block of both
     streams also reads the frame encoder's features of its size (8x8 .. S/2 at S), repeated over
-    time in the foreground, so the frame's object need not pass through the 4x4 code."""
+    time in the foreground, so the frame's object need not pass through the 4x4 code.
+
+    moving_skips (text variant with unet_skips, a deviation): the foreground's skips are no longer
+    frame 0's maps at every time step but copies translated by a shift per frame that G predicts
+    from [text code, z] (`TranslatedCopies`), so the object's features can move with it."""
+    if moving_skips and not (unet_skips and text_dim):
+        raise ValueError("moving_skips moves the U-Net skips by a shift read from the text: it needs unet_skips and text_dim > 0")
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
@@ -144,13 +161,14 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
         encoded.append(x)
     skips = encoded if unet_skips else []
-    condition = None
+    condition = shifts = None
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         z = keras.Input((z_dim,), name="z")
         condition = text if conditional_bn else None
         inputs += [text, z]
         t = layers.Concatenate(name="text_z")([text, z])
+        shifts = _shifts(t, frames) if moving_skips else None
         t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=INIT, name="text_project")(t)
         t = _finish(layers.Reshape((4, 4, gf_dim * 2), name="text_4x4")(t), "text_4x4", "relu", True)
         x = layers.Concatenate(name="image_text_code")([x, t])
@@ -163,7 +181,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
     for i, w in enumerate(dec_widths):
-        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
+        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}", shifts)
     foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_t2v.models.layers import TwoStreamComposite
+from keras_t2v.models.layers import TranslatedCopies, TwoStreamComposite
 from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
 from keras_t2v.models.vgan_model import VideoGAN
 
@@ -61,7 +61,7 @@ def _batch(text=False):
 
 def _trains_and_round_trips(tmp_path, **options):
     """A tiny text VideoGAN with `options`: one train step gives finite losses, and the model saved
-    and loaded in safe mode generates the same video."""
+    and loaded in safe mode generates the same video. Returns the trained model."""
     model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0, **options)
     model.compile()
     logs = model.train_on_batch(_batch(True), return_dict=True)
@@ -71,6 +71,7 @@ def _trains_and_round_trips(tmp_path, **options):
     data, z = _batch(True), np.zeros((4, 3), "float32")
     np.testing.assert_array_equal(N(loaded.generate(data["video"][:, 0], data["embedding"], z)[0]),
                                   N(model.generate(data["video"][:, 0], data["embedding"], z)[0]))
+    return model
 
 
 @pytest.mark.parametrize("variant", ["unconditional", "image", "text"])
@@ -370,3 +371,53 @@ def test_unet_skips_hand_the_frame_encoder_maps_to_both_streams_and_round_trip(t
     with pytest.raises(ValueError, match="unconditional VGAN has none"):
         VideoGAN("unconditional", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, unet_skips=True)
     _trains_and_round_trips(tmp_path, unet_skips=True)
+
+
+def test_translated_copies_move_the_map_by_each_steps_shift_bilinearly_and_pass_gradients_to_it():
+    """TranslatedCopies: time step t holds the map moved by the mean of its shifts (fractions of the
+    width / height), bilinear between pixels, zero where the source falls outside."""
+    x = np.zeros((1, 8, 8, 1), "float32")
+    x[0, 2, 3, 0] = 1.0
+    shifts = np.array([[[0, 0], [0, 0], [0.25, 0.125], [0.25, 0.125], [-0.0625, 0], [-0.0625, 0]]], "float32")
+    moved = N(TranslatedCopies(3)([x, shifts]))[0, ..., 0]  # (3, 8, 8)
+    np.testing.assert_array_equal(moved[0], x[0, ..., 0])
+    assert moved[1, 3, 5] == 1.0 and moved[1].sum() == 1.0  # 2 px right, 1 down
+    np.testing.assert_allclose(moved[2, 2, 2:4], [0.5, 0.5])  # half a pixel left
+    edge = N(TranslatedCopies(1)([x, np.array([[[0.75, 0.0]]], "float32")]))
+    assert edge.sum() == 0.0  # moved off the map
+    shifts = tf.Variable(np.zeros((1, 6, 2), "float32"))  # on whole pixels, where the moving skips start
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(TranslatedCopies(3)([x, shifts]) * np.arange(8, dtype="float32")[:, None])  # rewards moving right
+    gradient = N(tape.gradient(loss, shifts))
+    assert np.all(gradient[..., 0] > 0) and np.allclose(gradient[..., 1], 0.0)
+    with pytest.raises(ValueError, match="6 shifts do not split into 4 time steps"):
+        TranslatedCopies(4)([x, shifts])
+    assert TranslatedCopies.from_config(TranslatedCopies(3).get_config()).frames == 3
+
+
+def test_moving_skips_start_as_the_still_ones_then_follow_the_predicted_shift(tmp_path):
+    """vgan.moving_skips: the foreground's skip at each time step is frame 0's map translated by a
+    shift the generator reads from [text, z]; its last layer starts at zero, so at initialisation
+    the video is the one of unet_skips alone."""
+    settings = dict(text_dim=6, z_dim=3, unet_skips=True)
+    still, moving = conditional_generator(4, 16, 8, **settings), conditional_generator(4, 16, 8, moving_skips=True, **settings)
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(2, 16, 16, 3)).astype("float32"), rng.normal(size=(2, 6)).astype("float32"),
+              rng.normal(size=(2, 3)).astype("float32")]
+    for layer in still.layers:
+        if layer.weights:
+            layer.set_weights(moving.get_layer(layer.name).get_weights())
+    np.testing.assert_allclose(N(moving(inputs)[0]), N(still(inputs)[0]), atol=1e-6)
+    shift = moving.get_layer("skip_shift")
+    bias = np.zeros(16, "float32")
+    bias[0::2] = np.arctanh(0.25)  # every frame 0.25 of the width to the right = 2 px of the 8x8 map
+    shift.set_weights([shift.get_weights()[0], bias])
+    probe = keras.Model(moving.inputs, [moving.get_layer("enc1_relu").output, moving.get_layer("fg_skip1").output])
+    encoded, foreground = (N(t) for t in probe(inputs))
+    for t in range(4):
+        np.testing.assert_allclose(foreground[:, t, :, 2:, 32:], encoded[:, :, :-2], atol=1e-5)
+    assert trainable(moving) - trainable(still) == (6 + 3) * 64 + 64 + 64 * 8 * 2 + 8 * 2
+    with pytest.raises(ValueError, match="needs unet_skips"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, moving_skips=True)
+    trained = _trains_and_round_trips(tmp_path, unet_skips=True, moving_skips=True)
+    assert np.abs(N(trained.generator.get_layer("skip_shift").bias)).max() > 0  # G's loss reaches the shift from zero
