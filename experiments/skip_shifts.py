@@ -1,0 +1,80 @@
+"""Do the moving skips move with the caption's motion, and does the video's object follow them?
+
+For a run trained with `vgan.moving_skips`, the generator predicts from [text code, z] a shift per
+frame for the first frame's encoder maps (models/vgan.py). For the evaluation's test captions and
+seeds (as experiments/video_frame_attributes.py), this prints per motion, in pixels of the 64x64
+frame: the real clips' object displacement from frame 0 to frame 31 (centroid, as the rule-based
+motion judge tracks it), the generator's skip shift from frame 0 to frame 31, and the displacement of
+the generated video's object; and the path along the motion axis (bounces reverse, so their net
+displacement says little).
+
+    python experiments/skip_shifts.py runs/jm
+
+About a minute on a 2-core CPU. Numbers are in the README ("Moving skips").
+"""
+
+import sys
+
+import keras
+import numpy as np
+
+from keras_t2v.data.attributes import MOTIONS
+from keras_t2v.evaluate import real_clips
+from keras_t2v.evaluation.motion import centroid_trajectory
+from keras_t2v.pipeline import TextToVideo
+from keras_t2v.runs import Run
+
+
+def displacement_and_path(videos: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """(N, T, S, S, 3) uint8, motion axis per clip (N,) 0 = x, 1 = y -> (N, 3): net (x, y)
+    displacement of the object's centroid from the first to the last frame where it is seen, and
+    the path travelled along the motion axis; NaN for clips without an object."""
+    rows = []
+    for video, a in zip(videos, axis):
+        centers = centroid_trajectory(video)
+        centers = centers[~np.isnan(centers).any(axis=1)]
+        if len(centers) < 2:
+            rows.append((np.nan, np.nan, np.nan))
+            continue
+        net = centers[-1] - centers[0]
+        rows.append((net[0], net[1], np.abs(np.diff(centers[:, a])).sum()))
+    return np.array(rows)
+
+
+def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
+    run = Run.load(run_dir)
+    pipe = TextToVideo.from_pretrained(run_dir)
+    g = pipe.video_generator
+    if "skip_shift_frames" not in [layer.name for layer in g.layers]:
+        raise SystemExit(f"{run_dir}: its video generator has no moving skips (vgan.moving_skips is off)")
+    shift_of = keras.Model(g.inputs, g.get_layer("skip_shift_frames").output)
+    real, attributes, captions = real_clips(run, "test", n)
+    motion = attributes[:, 3]
+    axis = np.isin(motion, (2, 3, 5)).astype(int)  # up, down, up and down move along y
+    outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, n, batch)]
+    fake = np.concatenate([o.frames for o in outputs])
+    shifts = []
+    for start in range(0, n, batch):  # the z the pipeline drew for this batch (after Stage-I's)
+        rng = np.random.default_rng(start)
+        codes = pipe.codes(captions[start : start + batch])
+        rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1]))
+        z = rng.normal(size=(len(codes), pipe.config.vgan.z_dim)).astype("float32")
+        first = np.zeros((len(codes),) + tuple(g.inputs[0].shape[1:]), "float32")  # the shift reads only text and z
+        shifts.append(keras.ops.convert_to_numpy(shift_of([first, codes, z])))
+    size = real.shape[2]
+    shifts = np.concatenate(shifts) * size  # (n, T, 2) pixels
+    predicted_path = np.abs(np.diff(np.take_along_axis(shifts, axis[:, None, None], axis=2)[..., 0], axis=1)).sum(1)
+    real_moves, fake_moves = displacement_and_path(real, axis), displacement_and_path(fake, axis)
+    print(f"{run_dir}, test captions (N = {n}), pixels of the {size}x{size} frame; net (x, y) from frame 0 to the last, path along the motion axis")
+    print("| motion | clips | real net | real path | skip shift t=31 - t=0 | skip path | video net | video path |")
+    print("|---|---|---|---|---|---|---|---|")
+    for m, name in enumerate(MOTIONS):
+        rows = motion == m
+        pair = lambda a: f"({np.nanmean(a[:, 0]):+.1f}, {np.nanmean(a[:, 1]):+.1f})"  # noqa: E731
+        print(f"| {name} | {rows.sum()} | {pair(real_moves[rows])} | {np.nanmean(real_moves[rows, 2]):.1f} | "
+              f"{pair(shifts[rows, -1] - shifts[rows, 0])} | {predicted_path[rows].mean():.1f} | "
+              f"{pair(fake_moves[rows])} | {np.nanmean(fake_moves[rows, 2]):.1f} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
