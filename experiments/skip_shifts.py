@@ -18,7 +18,7 @@ import sys
 import keras
 import numpy as np
 
-from keras_t2v.data.attributes import MOTIONS
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, DOWN, MOTIONS, UP, UP_DOWN
 from keras_t2v.evaluate import real_clips
 from keras_t2v.evaluation.motion import centroid_trajectory
 from keras_t2v.pipeline import TextToVideo
@@ -49,8 +49,8 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
         raise SystemExit(f"{run_dir}: its video generator has no moving skips (vgan.moving_skips is off)")
     shift_of = keras.Model(g.inputs, g.get_layer("skip_shift_frames").output)
     real, attributes, captions = real_clips(run, "test", n)
-    motion = attributes[:, 3]
-    axis = np.isin(motion, (2, 3, 5)).astype(int)  # up, down, up and down move along y
+    motion = attributes[:, ATTRIBUTE_NAMES.index("motion")]
+    axis = np.isin(motion, (UP, DOWN, UP_DOWN)).astype(int)  # 1: along y
     outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, n, batch)]
     fake = np.concatenate([o.frames for o in outputs])
     shifts = []
