@@ -150,6 +150,7 @@ class VGANConfig:
     upsample: str = "transposed"  # G's upsampling: "transposed" 4x4 stride-2 (original) or "nearest" + 3x3 conv (deviation)
     unet_skips: bool = False  # conditional variants: G's decoder also reads the first frame's encoder maps (U-Net, deviation)
     moving_skips: bool = False  # text variant with unet_skips: the foreground's skips move by a shift per frame G reads from the text (deviation)
+    sprite: bool = False  # text variant: G draws the foreground once in 2D and moves it by a shift per frame read from the text (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

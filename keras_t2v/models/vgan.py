@@ -14,6 +14,9 @@ time and the mask over colour; with `two_stream=False` the video is the foregrou
   concatenated to the image code before both streams (so every frame and the background see the
   caption), and a matching-aware discriminator that also sees the text code.
 
+With `sprite` (text variant, a deviation) the foreground is drawn once, in 2D, and moved by a
+shift per frame read from the text (`conditional_generator`).
+
 Upsampling (`upsample`): "transposed", the original's 4x4(x4) stride-2 transposed convolutions, or
 "nearest" (a deviation, as StackGAN's generator and Odena et al. 2016 "Deconvolution and Checkerboard
 Artifacts"): nearest-neighbour doubling, then a 3x3(x3) convolution, which draws edges without the
@@ -124,16 +127,32 @@ def _skip(x, skips, name, shifts=None):
     return layers.Concatenate(name=name)([x, skip])
 
 
-def _shifts(text_z, frames, name="skip_shift"):
-    """[text code, z] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the frame's
-    size. The last layer starts at zero, so at initialisation every frame's skip is frame 0's."""
-    h = layers.Dense(64, activation="relu", name=name + "_hidden")(text_z)
+def _shifts(reads, frames, name="skip_shift"):
+    """[text code, z, ...] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the
+    frame's size. The last layer starts at zero, so at initialisation nothing moves."""
+    h = layers.Dense(64, activation="relu", name=name + "_hidden")(reads)
     s = layers.Dense(frames * 2, activation="tanh", kernel_initializer="zeros", name=name)(h)
     return layers.Reshape((frames, 2), name=name + "_frames")(s)
 
 
+def _sprite(x, text_z, frames, widths, condition, skips, upsample):
+    """`sprite`'s foreground: the 4x4 code `x` (B, 4, 4, C) decoded in 2D to one foreground
+    (B, S, S, 3) and mask (B, S, S, 1), then, per frame, copies of both translated by shifts
+    (B, frames, 2) read from [text code, z] `text_z` and the mask's 8x8 means (where the object is).
+    -> (foreground (B, frames, S, S, 3), mask (B, frames, S, S, 1))."""
+    f = x
+    for i, w in enumerate(widths):
+        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
+    foreground, mask = _heads(f, upsample=upsample)
+    where = layers.Flatten(name="sprite_where")(layers.AveragePooling2D(mask.shape[1] // 8, name="sprite_mask_8x8")(mask))
+    shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, name="sprite_shift")
+    return (TranslatedCopies(frames, name="fg_moved")([foreground, shifts]),
+            TranslatedCopies(frames, name="mask_moved")([mask, shifts]))
+
+
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
-                          conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False) -> keras.Model:
+                          conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False,
+                          sprite=False) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
@@ -146,9 +165,18 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
 
     moving_skips (text variant with unet_skips, a deviation): the foreground's skips are no longer
     frame 0's maps at every time step but copies translated by a shift per frame that G predicts
-    from [text code, z] (`TranslatedCopies`), so the object's features can move with it."""
+    from [text code, z] (`TranslatedCopies`), so the object's features can move with it.
+
+    sprite (text variant, a deviation): the foreground stream is 2D, like the background: it draws
+    one foreground and mask (B, S, S, 3 / 1) from the code, and the video's are copies of both
+    translated by a shift per frame that G reads from [text code, z] and where its mask is (the
+    mask's 8x8 means). The object is drawn once and moved, so it keeps its shape at every frame,
+    and its motion is the shift alone, which only the losses on the video can teach."""
     if moving_skips and not (unet_skips and text_dim):
         raise ValueError("moving_skips moves the U-Net skips by a shift read from the text: it needs unet_skips and text_dim > 0")
+    if sprite and (moving_skips or not text_dim):
+        raise ValueError("sprite moves one 2D foreground by a shift read from the text: it needs text_dim > 0 "
+                         "and has no 3D foreground skips to move (moving_skips)")
     n = _doublings(image_size, frames)
     enc_widths = [gf_dim * 2 ** (i + 1) for i in range(4)][-n:]  # [2gf .. 16gf]: 128..1024 at gf 64
     dec_widths = [gf_dim * 2 ** i for i in reversed(range(1, 4))][: n - 1]  # [8gf, 4gf, 2gf]
@@ -161,13 +189,13 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
         encoded.append(x)
     skips = encoded if unet_skips else []
-    condition = shifts = None
+    condition = shifts = text_z = None
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         z = keras.Input((z_dim,), name="z")
         condition = text if conditional_bn else None
         inputs += [text, z]
-        t = layers.Concatenate(name="text_z")([text, z])
+        t = text_z = layers.Concatenate(name="text_z")([text, z])
         shifts = _shifts(t, frames) if moving_skips else None
         t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=INIT, name="text_project")(t)
         t = _finish(layers.Reshape((4, 4, gf_dim * 2), name="text_4x4")(t), "text_4x4", "relu", True)
@@ -177,6 +205,10 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     for i, w in enumerate(dec_widths):
         b = _skip(_up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample), skips, f"bg_skip{i + 1}")
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
+    if sprite:
+        foreground, mask = _sprite(x, text_z, frames, dec_widths, condition, skips, upsample)
+        video = _compose(foreground, mask, background, two_stream)
+        return keras.Model(inputs, [video, mask, background], name="vgan_generator")
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)

@@ -421,3 +421,32 @@ def test_moving_skips_start_as_the_still_ones_then_follow_the_predicted_shift(tm
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, moving_skips=True)
     trained = _trains_and_round_trips(tmp_path, unet_skips=True, moving_skips=True)
     assert np.abs(N(trained.generator.get_layer("skip_shift").bias)).max() > 0  # G's loss reaches the shift from zero
+
+
+def test_sprite_draws_the_foreground_once_and_moves_it_by_the_predicted_shift(tmp_path):
+    """vgan.sprite: one 2D foreground and mask, copied to every frame translated by a shift read from
+    [text, z] and the mask's 8x8 means; the shift starts at zero, so at initialisation the video is still."""
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True)
+    rng = np.random.default_rng(0)
+    inputs = [rng.normal(size=(2, 16, 16, 3)).astype("float32"), rng.normal(size=(2, 6)).astype("float32"),
+              rng.normal(size=(2, 3)).astype("float32")]
+    video, mask, _ = (N(t) for t in g(inputs))
+    np.testing.assert_array_equal(video, np.repeat(video[:, :1], 8, axis=1))
+    assert not [layer for layer in g.layers if len(layer.output.shape) == 5 and "moved" not in layer.name and layer.name != "compose"]
+    shift = g.get_layer("sprite_shift")
+    bias = np.zeros(16, "float32")
+    bias[1::2] = np.arctanh(np.arange(8) / 16)  # frame t: t px down
+    shift.set_weights([shift.get_weights()[0], bias])
+    probe = keras.Model(g.inputs, [g.get_layer("fg_mask_sigmoid").output, g.outputs[1]])
+    drawn, moved = (N(t) for t in probe(inputs))
+    for t in range(8):
+        np.testing.assert_allclose(moved[:, t, t:], drawn[:, : 16 - t], atol=1e-5)
+        np.testing.assert_allclose(moved[:, t, :t], 0.0, atol=1e-5)
+    # The shift reads [text (6), z (3), the mask's 8x8 means (64)] through 64 hidden units to 8 x (x, y).
+    assert trainable(keras.Model(g.get_layer("sprite_reads").output, g.get_layer("sprite_shift").output)) == (9 + 64) * 64 + 64 + 64 * 16 + 16
+    with pytest.raises(ValueError, match="needs text_dim > 0"):
+        conditional_generator(4, 16, 8, sprite=True)
+    with pytest.raises(ValueError, match="no 3D foreground skips"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, moving_skips=True, sprite=True)
+    trained = _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True)
+    assert np.abs(N(trained.generator.get_layer("sprite_shift").bias)).max() > 0  # G's loss reaches the shift from zero
