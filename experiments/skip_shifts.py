@@ -1,7 +1,8 @@
-"""Do the moving skips move with the caption's motion, and does the video's object follow them?
+"""Do the moving skips (or the sprite) move with the caption's motion, and does the video's object follow them?
 
 For a run trained with `vgan.moving_skips`, the generator predicts from [text code, z] a shift per
-frame for the first frame's encoder maps (models/vgan.py). For the evaluation's test captions and
+frame for the first frame's encoder maps; with `vgan.sprite`, from [text code, z, where its mask is]
+a shift per frame for its one foreground (models/vgan.py). For the evaluation's test captions and
 seeds (as experiments/video_frame_attributes.py), this prints per motion, in pixels of the 64x64
 frame: the real clips' object displacement from frame 0 to frame 31 (centroid, as the rule-based
 motion judge tracks it), the generator's skip shift from frame 0 to frame 31, and the displacement of
@@ -9,8 +10,9 @@ the generated video's object; and the path along the motion axis (bounces revers
 displacement says little).
 
     python experiments/skip_shifts.py runs/jm
+    python experiments/skip_shifts.py runs/js
 
-About a minute on a 2-core CPU. Numbers are in the README ("Moving skips").
+About a minute on a 2-core CPU. Numbers are in the README ("Moving skips", "Sprite").
 """
 
 import sys
@@ -45,9 +47,10 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     run = Run.load(run_dir)
     pipe = TextToVideo.from_pretrained(run_dir)
     g = pipe.video_generator
-    if "skip_shift_frames" not in [layer.name for layer in g.layers]:
-        raise SystemExit(f"{run_dir}: its video generator has no moving skips (vgan.moving_skips is off)")
-    shift_of = keras.Model(g.inputs, g.get_layer("skip_shift_frames").output)
+    names = {layer.name for layer in g.layers} & {"skip_shift_frames", "sprite_shift_frames"}
+    if not names:
+        raise SystemExit(f"{run_dir}: its video generator moves nothing (vgan.moving_skips and vgan.sprite are off)")
+    shift_of = keras.Model(g.inputs, g.get_layer(names.pop()).output)
     real, attributes, captions = real_clips(run, "test", n)
     motion = attributes[:, ATTRIBUTE_NAMES.index("motion")]
     axis = np.isin(motion, (UP, DOWN, UP_DOWN)).astype(int)  # 1: along y
@@ -57,16 +60,16 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     for start in range(0, n, batch):  # the z the pipeline drew for this batch (after Stage-I's)
         rng = np.random.default_rng(start)
         codes = pipe.codes(captions[start : start + batch])
-        rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1]))
+        z_image = rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1])).astype("float32")
+        first = pipe.image_generator([codes, z_image])[0]  # the sprite's shift also reads where its mask is
         z = rng.normal(size=(len(codes), pipe.config.vgan.z_dim)).astype("float32")
-        first = np.zeros((len(codes),) + tuple(g.inputs[0].shape[1:]), "float32")  # the shift reads only text and z
         shifts.append(keras.ops.convert_to_numpy(shift_of([first, codes, z])))
     size = real.shape[2]
     shifts = np.concatenate(shifts) * size  # (n, T, 2) pixels
     predicted_path = np.abs(np.diff(np.take_along_axis(shifts, axis[:, None, None], axis=2)[..., 0], axis=1)).sum(1)
     real_moves, fake_moves = displacement_and_path(real, axis), displacement_and_path(fake, axis)
     print(f"{run_dir}, test captions (N = {n}), pixels of the {size}x{size} frame; net (x, y) from frame 0 to the last, path along the motion axis")
-    print("| motion | clips | real net | real path | skip shift t=31 - t=0 | skip path | video net | video path |")
+    print("| motion | clips | real net | real path | shift t=31 - t=0 | shift path | video net | video path |")
     print("|---|---|---|---|---|---|---|---|")
     for m, name in enumerate(MOTIONS):
         rows = motion == m

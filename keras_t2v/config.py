@@ -151,6 +151,7 @@ class VGANConfig:
     unet_skips: bool = False  # conditional variants: G's decoder also reads the first frame's encoder maps (U-Net, deviation)
     moving_skips: bool = False  # text variant with unet_skips: the foreground's skips move by a shift per frame G reads from the text (deviation)
     sprite: bool = False  # text variant: G draws the foreground once in 2D and moves it by a shift per frame read from the text (deviation)
+    sprite_path: int = 0  # with sprite: 0, a free shift per frame; K > 0, a smooth path of K cosines over the clip (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     batch_size: int = 32

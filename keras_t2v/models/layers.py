@@ -181,3 +181,28 @@ class TranslatedCopies(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "frames": self.frames}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class CosinePath(layers.Layer):
+    """coefficients (B, 2K) -> shifts (B, frames, 2): tanh of the sum of the K lowest-frequency
+    cosines over the clip, cos(pi k (t + 1/2) / frames) for k = 0 .. K-1 (the DCT-II basis), with
+    K coefficients per axis (x first, then y). A path that can only be smooth: K = 1 holds still,
+    K = 2 makes one sweep, more terms make turns (a bounce that reverses twice needs about 4)."""
+
+    def __init__(self, frames: int, **kwargs):
+        super().__init__(**kwargs)
+        self.frames = frames
+
+    def call(self, coefficients):
+        terms = coefficients.shape[-1] // 2
+        t = ops.arange(self.frames, dtype=coefficients.dtype)[:, None] + 0.5
+        basis = ops.cos(t * ops.arange(terms, dtype=coefficients.dtype)[None, :] * (3.141592653589793 / self.frames))  # (frames, K)
+        coefficients = ops.reshape(coefficients, (-1, 2, terms))
+        return ops.tanh(ops.einsum("tk,bak->bta", basis, coefficients))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.frames, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "frames": self.frames}

@@ -33,7 +33,7 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import ConditionalBatchNorm, TranslatedCopies, TwoStreamComposite, batch_norm
+from keras_t2v.models.layers import ConditionalBatchNorm, CosinePath, TranslatedCopies, TwoStreamComposite, batch_norm
 
 VARIANTS = ("unconditional", "image", "text")
 UPSAMPLING = ("transposed", "nearest")
@@ -127,32 +127,36 @@ def _skip(x, skips, name, shifts=None):
     return layers.Concatenate(name=name)([x, skip])
 
 
-def _shifts(reads, frames, name="skip_shift"):
+def _shifts(reads, frames, name="skip_shift", path_terms=0):
     """[text code, z, ...] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the
-    frame's size. The last layer starts at zero, so at initialisation nothing moves."""
+    frame's size, free at every frame or, with path_terms = K > 0, a smooth path of K cosines
+    (`CosinePath`). The last layer starts at zero, so at initialisation nothing moves."""
     h = layers.Dense(64, activation="relu", name=name + "_hidden")(reads)
+    if path_terms:
+        return CosinePath(frames, name=name + "_frames")(layers.Dense(path_terms * 2, kernel_initializer="zeros", name=name)(h))
     s = layers.Dense(frames * 2, activation="tanh", kernel_initializer="zeros", name=name)(h)
     return layers.Reshape((frames, 2), name=name + "_frames")(s)
 
 
-def _sprite(x, text_z, frames, widths, condition, skips, upsample):
+def _sprite(x, text_z, frames, widths, condition, skips, upsample, path_terms):
     """`sprite`'s foreground: the 4x4 code `x` (B, 4, 4, C) decoded in 2D to one foreground
     (B, S, S, 3) and mask (B, S, S, 1), then, per frame, copies of both translated by shifts
-    (B, frames, 2) read from [text code, z] `text_z` and the mask's 8x8 means (where the object is).
+    (B, frames, 2) read from [text code, z] `text_z` and the mask's 8x8 means (where the object is),
+    free per frame or a path of `path_terms` cosines.
     -> (foreground (B, frames, S, S, 3), mask (B, frames, S, S, 1))."""
     f = x
     for i, w in enumerate(widths):
         f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
     foreground, mask = _heads(f, upsample=upsample)
     where = layers.Flatten(name="sprite_where")(layers.AveragePooling2D(mask.shape[1] // 8, name="sprite_mask_8x8")(mask))
-    shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, name="sprite_shift")
+    shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, "sprite_shift", path_terms)
     return (TranslatedCopies(frames, name="fg_moved")([foreground, shifts]),
             TranslatedCopies(frames, name="mask_moved")([mask, shifts]))
 
 
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
                           conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False,
-                          sprite=False) -> keras.Model:
+                          sprite=False, sprite_path=0) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
@@ -171,9 +175,12 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     one foreground and mask (B, S, S, 3 / 1) from the code, and the video's are copies of both
     translated by a shift per frame that G reads from [text code, z] and where its mask is (the
     mask's 8x8 means). The object is drawn once and moved, so it keeps its shape at every frame,
-    and its motion is the shift alone, which only the losses on the video can teach."""
+    and its motion is the shift alone, which only the losses on the video can teach. sprite_path
+    = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame."""
     if moving_skips and not (unet_skips and text_dim):
         raise ValueError("moving_skips moves the U-Net skips by a shift read from the text: it needs unet_skips and text_dim > 0")
+    if sprite_path and not sprite:
+        raise ValueError("sprite_path is the path of the sprite's shift: it needs sprite")
     if sprite and (moving_skips or not text_dim):
         raise ValueError("sprite moves one 2D foreground by a shift read from the text: it needs text_dim > 0 "
                          "and has no 3D foreground skips to move (moving_skips)")
@@ -206,7 +213,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         b = _skip(_up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample), skips, f"bg_skip{i + 1}")
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     if sprite:
-        foreground, mask = _sprite(x, text_z, frames, dec_widths, condition, skips, upsample)
+        foreground, mask = _sprite(x, text_z, frames, dec_widths, condition, skips, upsample, sprite_path)
         video = _compose(foreground, mask, background, two_stream)
         return keras.Model(inputs, [video, mask, background], name="vgan_generator")
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)

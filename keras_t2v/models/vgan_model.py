@@ -22,7 +22,8 @@ with `projection_d` (text variant, a deviation) D is a projection discriminator;
 "nearest" (a deviation) replaces G's transposed convolutions by nearest doubling + convolution; `unet_skips`
 (conditional variants, a deviation) hands the frame encoder's maps to the decoder of both streams, and
 `moving_skips` (text variant, a deviation) moves the foreground's copies by a shift per frame read from the text;
-`sprite` (text variant, a deviation) draws the foreground once in 2D and moves it by such a shift (models/vgan.py).
+`sprite` (text variant, a deviation) draws the foreground once in 2D and moves it by such a shift, free per
+frame or (`sprite_path` > 0) a smooth path of that many cosines (models/vgan.py).
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
@@ -64,7 +65,7 @@ class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
                  projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, upsample="transposed",
-                 unet_skips=False, moving_skips=False, sprite=False, seed=None, **kwargs):
+                 unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -80,7 +81,7 @@ class VideoGAN(TwoOptimizerGAN):
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
                              frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, upsample=upsample,
-                             unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, seed=seed)
+                             unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, sprite_path=sprite_path, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -95,7 +96,7 @@ class VideoGAN(TwoOptimizerGAN):
         else:
             text = text_dim if variant == "text" else 0
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0,
-                                                   conditional_bn, upsample, unet_skips, moving_skips, sprite)
+                                                   conditional_bn, upsample, unet_skips, moving_skips, sprite, sprite_path)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,

@@ -134,7 +134,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                          mask_l1=v.mask_l1, recon_l1=v.recon_l1, ema_decay=v.ema_decay, attribute_weight=v.attribute_weight,
                          conditional_bn=v.conditional_bn, projection_d=v.projection_d, attribute_head=v.attribute_head,
                          frame_guide_weight=v.frame_guide_weight, frame_guide_frames=v.frame_guide_frames, upsample=v.upsample,
-                         unet_skips=v.unet_skips, moving_skips=v.moving_skips, sprite=v.sprite, seed=cfg.train.seed)
+                         unet_skips=v.unet_skips, moving_skips=v.moving_skips, sprite=v.sprite,
+                         sprite_path=v.sprite_path, seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_t2v.models.layers import TranslatedCopies, TwoStreamComposite
+from keras_t2v.models.layers import CosinePath, TranslatedCopies, TwoStreamComposite
 from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
 from keras_t2v.models.vgan_model import VideoGAN
 
@@ -450,3 +450,24 @@ def test_sprite_draws_the_foreground_once_and_moves_it_by_the_predicted_shift(tm
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, moving_skips=True, sprite=True)
     trained = _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True)
     assert np.abs(N(trained.generator.get_layer("sprite_shift").bias)).max() > 0  # G's loss reaches the shift from zero
+
+
+def test_cosine_path_is_tanh_of_the_lowest_cosines_over_the_clip():
+    """CosinePath: (B, 2K) -> (B, frames, 2), tanh(sum_k c_k cos(pi k (t + 1/2) / frames)) per axis."""
+    coefficients = np.array([[0.3, -0.5, 0.2, 0.0, 0.0, 1.0]], "float32")  # x: (0.3, -0.5, 0.2), y: (0, 0, 1)
+    path = N(CosinePath(8)(coefficients))[0]
+    t = np.arange(8) + 0.5
+    np.testing.assert_allclose(path[:, 0], np.tanh(0.3 - 0.5 * np.cos(np.pi * t / 8) + 0.2 * np.cos(2 * np.pi * t / 8)), atol=1e-6)
+    np.testing.assert_allclose(path[:, 1], np.tanh(np.cos(2 * np.pi * t / 8)), atol=1e-6)
+    assert np.all(np.diff(N(CosinePath(8)(np.array([[0.0, -1.0, 0.0, 0.0]], "float32")))[0, :, 0]) > 0)  # K = 2: one sweep
+    assert CosinePath.from_config(CosinePath(8).get_config()).frames == 8
+
+
+def test_sprite_path_moves_the_sprite_along_a_smooth_path_and_round_trips(tmp_path):
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_path=3)
+    assert g.get_layer("sprite_shift").kernel.shape == (64, 3 * 2)
+    assert isinstance(g.get_layer("sprite_shift_frames"), CosinePath)
+    with pytest.raises(ValueError, match="needs sprite"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite_path=3)
+    trained = _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_path=3)
+    assert np.abs(N(trained.generator.get_layer("sprite_shift").bias)).max() > 0
