@@ -36,6 +36,28 @@ def centroid_trajectory(video: np.ndarray) -> np.ndarray:
     return np.stack([x, y], axis=1)
 
 
+def object_tracks(videos):
+    """`centroid_trajectory` in TensorFlow for a batch, as training's input pipeline needs it:
+    videos (B, T, S, S, 3) float in [-1, 1] -> (displacement (B, T, 2) of the object's centroid
+    from frame 0 in fractions of the frame's width / height, seen (B, T) float: 1 where the object
+    is found in frame t and in frame 0)."""
+    import tensorflow as tf
+
+    frames = (tf.cast(videos, tf.float32) + 1.0) * 127.5
+    steps, size = frames.shape[1], frames.shape[2]
+    ordered = tf.sort(frames, axis=1)
+    background = 0.5 * (ordered[:, (steps - 1) // 2] + ordered[:, steps // 2])  # numpy's median
+    weight = tf.reduce_max(tf.abs(frames - background[:, None]), axis=-1)
+    weight = tf.where(weight > OBJECT_THRESHOLD, weight, 0.0)  # (B, T, S, S)
+    mass = tf.reduce_sum(weight, axis=(2, 3))
+    coords = tf.range(size, dtype=tf.float32) + 0.5
+    x = tf.reduce_sum(tf.reduce_sum(weight, axis=2) * coords, axis=-1) / tf.maximum(mass, 1e-6)
+    y = tf.reduce_sum(tf.reduce_sum(weight, axis=3) * coords, axis=-1) / tf.maximum(mass, 1e-6)
+    centers = tf.stack([x, y], axis=-1) / size
+    seen = tf.cast(mass > 0, tf.float32)
+    return centers - centers[:, :1], seen * seen[:, :1]
+
+
 def classify_trajectory(centers: np.ndarray) -> int:
     """(T, 2) centroid (x, y) -> motion index (MOTIONS order); -1 when the object is never found."""
     valid = ~np.isnan(centers).any(axis=1)

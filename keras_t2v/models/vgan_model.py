@@ -23,7 +23,11 @@ with `projection_d` (text variant, a deviation) D is a projection discriminator;
 (conditional variants, a deviation) hands the frame encoder's maps to the decoder of both streams, and
 `moving_skips` (text variant, a deviation) moves the foreground's copies by a shift per frame read from the text;
 `sprite` (text variant, a deviation) draws the foreground once in 2D and moves it by such a shift, free per
-frame or (`sprite_path` > 0) a smooth path of that many cosines (models/vgan.py).
+frame or (`sprite_path` > 0) a smooth path of that many cosines (models/vgan.py). With `sprite_track_weight` > 0
+(a deviation) G also pays that weight x the mean |shift - track| over the clips conditioned on their own first
+frame, where "track" (B, T, 2) is the real object's centroid displacement from frame 0 (evaluation.motion.object_tracks)
+and "track_weight" (B, T) is 1 where it is seen in a clip conditioned on its own first frame: the shift is told how
+the object moved in the clip whose first frame G was given, not left to find it through D alone.
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
@@ -65,7 +69,7 @@ class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
                  projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, upsample="transposed",
-                 unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, seed=None, **kwargs):
+                 unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, sprite_track_weight=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -81,7 +85,8 @@ class VideoGAN(TwoOptimizerGAN):
                              recon_l1=recon_l1, ema_decay=ema_decay, attribute_weight=attribute_weight,
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
                              frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, upsample=upsample,
-                             unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, sprite_path=sprite_path, seed=seed)
+                             unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, sprite_path=sprite_path,
+                             sprite_track_weight=sprite_track_weight, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -101,6 +106,13 @@ class VideoGAN(TwoOptimizerGAN):
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,
                                                projection=projection_d, attribute_head=attribute_head)
+        self.sprite_track_weight = sprite_track_weight
+        if sprite_track_weight:
+            if not sprite:
+                raise ValueError("sprite_track_weight supervises the sprite's shift: it needs sprite")
+            # The same layers with the shift as a fourth output, out of Keras' tracking (nothing new to save).
+            with_shift = keras.Model(self.generator.inputs, self.generator.outputs + [self.generator.get_layer("sprite_shift_frames").output])
+            self._with_shift = lambda inputs: with_shift(inputs, training=True)
         self.ema_generator = None
         if ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator)
@@ -109,7 +121,7 @@ class VideoGAN(TwoOptimizerGAN):
         self.noise = ReplicaSeedGenerator(seed)
         self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
                    + (("attribute_real", "attribute_fake") if attribute_weight else ())
-                   + (("guide_fake",) if frame_guide_weight else ()))
+                   + (("guide_fake",) if frame_guide_weight else ()) + (("track_l1",) if sprite_track_weight else ()))
         self.built = True
 
     def use_frame_guide(self, guide: keras.Model) -> None:
@@ -182,7 +194,10 @@ class VideoGAN(TwoOptimizerGAN):
         self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
         with tf.GradientTape() as tape:
-            fake, mask, _ = self.generator(inputs, training=True)
+            if self.sprite_track_weight:
+                fake, mask, _, shifts = self._with_shift(inputs)
+            else:
+                fake, mask, _ = self.generator(inputs, training=True)
             fake_logit_g, fake_attributes = self._discriminate(fake, embedding)
             adversarial = bce_logits(1.0, fake_logit_g)
             mask_term = ops.mean(ops.cast(mask, "float32"))
@@ -194,6 +209,10 @@ class VideoGAN(TwoOptimizerGAN):
             if self.frame_guide_weight:
                 guide_fake = self._frame_guide_loss(fake, data["attributes"])
                 g_loss = g_loss + self.frame_guide_weight * guide_fake
+            if self.sprite_track_weight:
+                weight = ops.cast(data["track_weight"], "float32")[..., None]
+                track_l1 = ops.sum(ops.abs(ops.cast(shifts, "float32") - data["track"]) * weight) / ops.maximum(2.0 * ops.sum(weight), 1.0)
+                g_loss = g_loss + self.sprite_track_weight * track_l1
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
         if self.ema_generator is not None:
@@ -207,4 +226,6 @@ class VideoGAN(TwoOptimizerGAN):
             values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
         if self.frame_guide_weight:
             values["guide_fake"] = guide_fake
+        if self.sprite_track_weight:
+            values["track_l1"] = track_l1
         return self.update_metrics(values)

@@ -22,6 +22,7 @@ from keras_t2v.config import ConfigError
 from keras_t2v.data.records import caption_pool, caption_rows, is_shapes, make_examples, split_records
 from keras_t2v.distribute import is_multiworker
 from keras_t2v.evaluation import in_training
+from keras_t2v.evaluation.motion import object_tracks
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
 from keras_t2v.models.stackgan_training import text_codes
 from keras_t2v.models.vgan_model import VideoGAN
@@ -60,11 +61,14 @@ def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.n
 
 
 def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, captions: list[str], shuffle: bool, epochs=None,
-                  generated_frames: np.ndarray | None = None, generated_share: float = 0.0, shard: tuple[int, int] = (0, 1)):
+                  generated_frames: np.ndarray | None = None, generated_share: float = 0.0, shard: tuple[int, int] = (0, 1),
+                  tracks: bool = False):
     """Batches {"video", "first_frame", "embedding", "wrong_embedding", "caption", "attributes"} of `split` (text
     codes looked up by caption). "first_frame" is the clip's own first frame or, for a
     `generated_share` of the examples, its frame in `generated_frames` (N, S, S, 3) uint8.
-    `shard=(i, n)`: only the clips of input pipeline i of n (generated data, see `generate_records`)."""
+    `shard=(i, n)`: only the clips of input pipeline i of n (generated data, see `generate_records`).
+    `tracks`: also "track" (B, T, 2), the object's displacement from frame 0 (`object_tracks`), and
+    "track_weight" (B, T), 1 where it is seen in a clip conditioned on its own first frame."""
     data = run.config.data
     records, _ = split_records(data, split, shard=shard)
     pool = caption_pool(data, split)
@@ -76,11 +80,16 @@ def video_batches(run: Run, split: str, batch_size: int, codes: np.ndarray, capt
     def to_batch(step, b):
         row = rows(b["caption"])
         first = b["video"][:, 0]
+        use = tf.zeros([batch_size], tf.bool)
         if bank is not None:
             generated = tf.cast(tf.gather(bank, row // 3), tf.float32) / 127.5 - 1.0
             use = tf.random.stateless_uniform([batch_size], [run.config.train.seed, step]) < generated_share
             first = tf.where(use[:, None, None, None], generated, first)
-        return {"video": b["video"], "first_frame": first, "embedding": tf.gather(codes, row),
+        extra = {}
+        if tracks:
+            track, seen = object_tracks(b["video"])
+            extra = {"track": track, "track_weight": seen * tf.cast(~use, tf.float32)[:, None]}
+        return extra | {"video": b["video"], "first_frame": first, "embedding": tf.gather(codes, row),
                 "wrong_embedding": tf.gather(codes, rows(b["wrong_caption"])), "caption": b["caption"], "attributes": b["attributes"]}
 
     return examples.enumerate().map(to_batch)
@@ -135,7 +144,7 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                          conditional_bn=v.conditional_bn, projection_d=v.projection_d, attribute_head=v.attribute_head,
                          frame_guide_weight=v.frame_guide_weight, frame_guide_frames=v.frame_guide_frames, upsample=v.upsample,
                          unet_skips=v.unet_skips, moving_skips=v.moving_skips, sprite=v.sprite,
-                         sprite_path=v.sprite_path, seed=cfg.train.seed)
+                         sprite_path=v.sprite_path, sprite_track_weight=v.sprite_track_weight, seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
@@ -148,8 +157,10 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
 
     def train_batches(batch_size=v.batch_size, shard=(0, 1)):
         batches = video_batches(run, "train", batch_size, codes, captions, shuffle=True,
-                                generated_frames=generated, generated_share=v.stackgan_first_frames, shard=shard)
-        keys = ("video", "first_frame", "embedding", "wrong_embedding") + (("attributes",) if labelled else ())
+                                generated_frames=generated, generated_share=v.stackgan_first_frames, shard=shard,
+                                tracks=bool(v.sprite_track_weight))
+        keys = ("video", "first_frame", "embedding", "wrong_embedding") + (("attributes",) if labelled else ()) + (
+            ("track", "track_weight") if v.sprite_track_weight else ())
         batches = batches.map(lambda b: {k: b[k] for k in keys})
         return batches.take(steps * (v.epochs - initial_epoch)).repeat()
 

@@ -166,7 +166,8 @@ def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path)
     bank = np.full((len(captions) // 3, 16, 16, 3), 255, np.uint8)  # every generated frame is white (1.0)
 
     def first_batch(share):
-        batches = video_batches(run, "train", 16, codes, captions, shuffle=False, epochs=1, generated_frames=bank, generated_share=share)
+        batches = video_batches(run, "train", 16, codes, captions, shuffle=False, epochs=1, generated_frames=bank,
+                                generated_share=share, tracks=True)
         return {k: N(v) for k, v in next(iter(batches)).items()}
 
     real = first_batch(0.0)
@@ -176,6 +177,10 @@ def test_training_batches_condition_on_generated_first_frames_by_share(tmp_path)
     white = (half == 1.0).all(axis=(1, 2, 3))
     assert 0 < white.sum() < 16
     np.testing.assert_array_equal(half[~white], real["video"][~white, 0])
+    # The object's track supervises only the clips conditioned on their own first frame.
+    assert first_batch(1.0)["track_weight"].sum() == 0.0 and real["track_weight"].sum() > 0
+    assert (first_batch(0.5)["track_weight"][white] == 0.0).all()
+    assert real["track"].shape == (16, 8, 2) and np.abs(real["track"]).max() > 0
     np.testing.assert_array_equal(real["embedding"][0], codes[captions.index(real["caption"][0].decode())])
 
 
@@ -471,3 +476,25 @@ def test_sprite_path_moves_the_sprite_along_a_smooth_path_and_round_trips(tmp_pa
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite_path=3)
     trained = _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_path=3)
     assert np.abs(N(trained.generator.get_layer("sprite_shift").bias)).max() > 0
+
+
+def test_sprite_track_weight_adds_the_shifts_l1_to_the_track_where_weighted(tmp_path):
+    """vgan.sprite_track_weight: G pays weight x mean |shift - track| over the weighted (clip, frame)
+    entries; at the first step the shift is zero, so the loss is the mean |track| there."""
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0,
+                     unet_skips=True, sprite=True, sprite_path=3, sprite_track_weight=2.0)
+    model.compile()
+    data = _batch(True)
+    data["track"] = np.random.default_rng(1).uniform(-0.5, 0.5, (4, 8, 2)).astype("float32")
+    data["track_weight"] = np.ones((4, 8), "float32")
+    data["track_weight"][0] = 0.0  # clip 0 was conditioned on a generated frame
+    data["track_weight"][1, 3:] = 0.0  # clip 1's object is lost after frame 2
+    weights = data["track_weight"][..., None]
+    logs = model.train_on_batch(data, return_dict=True)
+    np.testing.assert_allclose(logs["track_l1"], (np.abs(data["track"]) * weights).sum() / (2 * weights.sum()), rtol=1e-5)
+    assert np.abs(N(model.generator.get_layer("sprite_shift").kernel)).max() > 0
+    with pytest.raises(ValueError, match="needs sprite"):
+        VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, sprite_track_weight=1.0)
+    model.save(tmp_path / "tracked.keras")
+    loaded = keras.models.load_model(tmp_path / "tracked.keras", safe_mode=True)
+    assert loaded.sprite_track_weight == 2.0 and len(loaded.generator.outputs) == 3
