@@ -61,7 +61,7 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
         rng = np.random.default_rng(start)
         codes = pipe.codes(captions[start : start + batch])
         z_image = rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1])).astype("float32")
-        first = pipe.image_generator([codes, z_image])[0]  # the sprite's shift also reads where its mask is
+        first = keras.ops.convert_to_numpy(pipe.image_generator([codes, z_image])[0])  # the sprite's shift also reads where its mask is
         z = rng.normal(size=(len(codes), pipe.config.vgan.z_dim)).astype("float32")
         shifts.append(keras.ops.convert_to_numpy(shift_of([first, codes, z])))
     size = real.shape[2]

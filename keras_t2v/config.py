@@ -152,6 +152,7 @@ class VGANConfig:
     moving_skips: bool = False  # text variant with unet_skips: the foreground's skips move by a shift per frame G reads from the text (deviation)
     sprite: bool = False  # text variant: G draws the foreground once in 2D and moves it by a shift per frame read from the text (deviation)
     sprite_path: int = 0  # with sprite: 0, a free shift per frame; K > 0, a smooth path of K cosines over the clip (deviation)
+    sprite_source: str = "drawn"  # with sprite: its colour "drawn" by G, or the first "frame"'s own pixels (deviation)
     sprite_track_weight: float = 0.0  # > 0 (with sprite): G's shift also regresses onto the real object's centroid track (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5

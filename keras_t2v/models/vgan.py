@@ -138,16 +138,25 @@ def _shifts(reads, frames, name="skip_shift", path_terms=0):
     return layers.Reshape((frames, 2), name=name + "_frames")(s)
 
 
-def _sprite(x, text_z, frames, widths, condition, skips, upsample, path_terms):
-    """`sprite`'s foreground: the 4x4 code `x` (B, 4, 4, C) decoded in 2D to one foreground
-    (B, S, S, 3) and mask (B, S, S, 1), then, per frame, copies of both translated by shifts
-    (B, frames, 2) read from [text code, z] `text_z` and the mask's 8x8 means (where the object is),
-    free per frame or a path of `path_terms` cosines.
+SPRITE_SOURCES = ("drawn", "frame")
+
+
+def _sprite(x, image, text_z, frames, widths, condition, skips, upsample, path_terms, source):
+    """`sprite`'s foreground: the 4x4 code `x` (B, 4, 4, C) decoded in 2D to one mask (B, S, S, 1)
+    and foreground (B, S, S, 3), drawn (`source` "drawn") or the first frame `image` itself
+    ("frame"), then, per frame, copies of both translated by shifts (B, frames, 2) read from
+    [text code, z] `text_z` and the mask's 8x8 means (where the object is), free per frame or a
+    path of `path_terms` cosines.
     -> (foreground (B, frames, S, S, 3), mask (B, frames, S, S, 1))."""
+    if source not in SPRITE_SOURCES:
+        raise ValueError(f"unknown sprite source {source!r}; expected one of {SPRITE_SOURCES}")
     f = x
     for i, w in enumerate(widths):
         f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
-    foreground, mask = _heads(f, upsample=upsample)
+    if source == "frame":
+        foreground, mask = image, _up(f, 1, "fg_mask", act="sigmoid", bn=False, upsample=upsample)
+    else:
+        foreground, mask = _heads(f, upsample=upsample)
     where = layers.Flatten(name="sprite_where")(layers.AveragePooling2D(mask.shape[1] // 8, name="sprite_mask_8x8")(mask))
     shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, "sprite_shift", path_terms)
     return (TranslatedCopies(frames, name="fg_moved")([foreground, shifts]),
@@ -156,7 +165,7 @@ def _sprite(x, text_z, frames, widths, condition, skips, upsample, path_terms):
 
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
                           conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False,
-                          sprite=False, sprite_path=0) -> keras.Model:
+                          sprite=False, sprite_path=0, sprite_source="drawn") -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
@@ -176,7 +185,9 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     translated by a shift per frame that G reads from [text code, z] and where its mask is (the
     mask's 8x8 means). The object is drawn once and moved, so it keeps its shape at every frame,
     and its motion is the shift alone, which only the losses on the video can teach. sprite_path
-    = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame."""
+    = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame.
+    sprite_source "frame" takes the sprite's colour from the first frame itself, so that only the
+    mask is drawn and the object that moves is the frame's own, pixel for pixel."""
     if moving_skips and not (unet_skips and text_dim):
         raise ValueError("moving_skips moves the U-Net skips by a shift read from the text: it needs unet_skips and text_dim > 0")
     if sprite_path and not sprite:
@@ -213,7 +224,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         b = _skip(_up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample), skips, f"bg_skip{i + 1}")
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     if sprite:
-        foreground, mask = _sprite(x, text_z, frames, dec_widths, condition, skips, upsample, sprite_path)
+        foreground, mask = _sprite(x, image, text_z, frames, dec_widths, condition, skips, upsample, sprite_path, sprite_source)
         video = _compose(foreground, mask, background, two_stream)
         return keras.Model(inputs, [video, mask, background], name="vgan_generator")
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)

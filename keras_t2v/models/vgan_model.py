@@ -23,7 +23,8 @@ with `projection_d` (text variant, a deviation) D is a projection discriminator;
 (conditional variants, a deviation) hands the frame encoder's maps to the decoder of both streams, and
 `moving_skips` (text variant, a deviation) moves the foreground's copies by a shift per frame read from the text;
 `sprite` (text variant, a deviation) draws the foreground once in 2D and moves it by such a shift, free per
-frame or (`sprite_path` > 0) a smooth path of that many cosines (models/vgan.py). With `sprite_track_weight` > 0
+frame or (`sprite_path` > 0) a smooth path of that many cosines, its colour drawn or (`sprite_source` "frame")
+the first frame's own (models/vgan.py). With `sprite_track_weight` > 0
 (a deviation) G also pays that weight x the mean |shift - track| over the clips conditioned on their own first
 frame, where "track" (B, T, 2) is the real object's centroid displacement from frame 0 (evaluation.motion.object_tracks)
 and "track_weight" (B, T) is 1 where it is seen in a clip conditioned on its own first frame: the shift is told how
@@ -69,7 +70,8 @@ class VideoGAN(TwoOptimizerGAN):
     def __init__(self, variant="image", z_dim=100, gf_dim=64, df_dim=64, image_size=64, frames=32, two_stream=True,
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
                  projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, upsample="transposed",
-                 unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, sprite_track_weight=0.0, seed=None, **kwargs):
+                 unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, sprite_source="drawn", sprite_track_weight=0.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -86,7 +88,7 @@ class VideoGAN(TwoOptimizerGAN):
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
                              frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, upsample=upsample,
                              unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, sprite_path=sprite_path,
-                             sprite_track_weight=sprite_track_weight, seed=seed)
+                             sprite_source=sprite_source, sprite_track_weight=sprite_track_weight, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -101,7 +103,8 @@ class VideoGAN(TwoOptimizerGAN):
         else:
             text = text_dim if variant == "text" else 0
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0,
-                                                   conditional_bn, upsample, unet_skips, moving_skips, sprite, sprite_path)
+                                                   conditional_bn, upsample, unet_skips, moving_skips, sprite, sprite_path,
+                                                   sprite_source)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,

@@ -498,3 +498,22 @@ def test_sprite_track_weight_adds_the_shifts_l1_to_the_track_where_weighted(tmp_
     model.save(tmp_path / "tracked.keras")
     loaded = keras.models.load_model(tmp_path / "tracked.keras", safe_mode=True)
     assert loaded.sprite_track_weight == 2.0 and len(loaded.generator.outputs) == 3
+
+
+def test_sprite_from_the_frame_moves_the_first_frames_own_pixels(tmp_path):
+    """vgan.sprite_source="frame": the foreground at every time step is the first frame translated by
+    that step's shift; G draws only the mask."""
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_source="frame")
+    assert "fg_foreground" not in [layer.name for layer in g.layers]
+    shift = g.get_layer("sprite_shift")
+    bias = np.zeros(16, "float32")
+    bias[0::2] = np.arctanh(np.arange(8) / 16)  # frame t: t px right
+    shift.set_weights([shift.get_weights()[0], bias])
+    image = np.random.default_rng(0).uniform(-1, 1, (2, 16, 16, 3)).astype("float32")
+    probe = keras.Model(g.inputs, g.get_layer("fg_moved").output)
+    moved = N(probe([image, np.ones((2, 6), "float32"), np.zeros((2, 3), "float32")]))
+    for t in range(8):
+        np.testing.assert_allclose(moved[:, t, :, t:], image[:, :, : 16 - t], atol=1e-5)
+    with pytest.raises(ValueError, match="unknown sprite source 'pixels'"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_source="pixels")
+    _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_source="frame")
