@@ -13,6 +13,7 @@ covers a pixel for most of the clip, the median background holds the object for 
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 from scipy.ndimage import median_filter
 
 from keras_t2v.data.attributes import DOWN, LEFT, LEFT_RIGHT, RIGHT, UP, UP_DOWN
@@ -41,8 +42,6 @@ def object_tracks(videos):
     videos (B, T, S, S, 3) float in [-1, 1] -> (displacement (B, T, 2) of the object's centroid
     from frame 0 in fractions of the frame's width / height, seen (B, T) float: 1 where the object
     is found in frame t and in frame 0)."""
-    import tensorflow as tf
-
     frames = (tf.cast(videos, tf.float32) + 1.0) * 127.5
     steps, size = frames.shape[1], frames.shape[2]
     ordered = tf.sort(frames, axis=1)

@@ -24,16 +24,16 @@ with `projection_d` (text variant, a deviation) D is a projection discriminator;
 `moving_skips` (text variant, a deviation) moves the foreground's copies by a shift per frame read from the text;
 `sprite` (text variant, a deviation) draws the foreground once in 2D and moves it by such a shift, free per
 frame or (`sprite_path` > 0) a smooth path of that many cosines, its colour drawn or (`sprite_source` "frame")
-the first frame's own (models/vgan.py). With `sprite_track_weight` > 0
-(a deviation) G also pays that weight x the mean |shift - track| over the clips conditioned on their own first
-frame, where "track" (B, T, 2) is the real object's centroid displacement from frame 0 (evaluation.motion.object_tracks)
-and "track_weight" (B, T) is 1 where it is seen in a clip conditioned on its own first frame: the shift is told how
-the object moved in the clip whose first frame G was given, not left to find it through D alone.
+the first frame's own (models/vgan.py). With `sprite_track_weight` > 0 (a deviation) G also pays that weight x
+the mean |shift - "track"| over the entries where "track_weight" is 1: the real object's centroid displacement
+from frame 0 (B, T, 2) (evaluation.motion.object_tracks), where it is seen, in the clips conditioned on their
+own first frame. The shift is told how the object moved in the clip whose first frame G was given.
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
 generated first frames); "embedding" and "wrong_embedding" (B, E) text codes for the text variant;
-"attributes" (B, 5) int, the clip's (and its caption's) attributes, with attribute_weight or frame_guide_weight > 0.
+"attributes" (B, 5) int, the clip's (and its caption's) attributes, with attribute_weight or frame_guide_weight > 0;
+"track" (B, T, 2) and "track_weight" (B, T) with sprite_track_weight > 0.
 
 With `ema_decay` > 0 the model keeps `ema_generator`, an exponential moving average of the
 generator's weights (BatchNorm statistics included) updated after every generator step:
