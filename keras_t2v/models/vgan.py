@@ -127,6 +127,14 @@ def _skip(x, skips, name, shifts=None):
     return layers.Concatenate(name=name)([x, skip])
 
 
+def _decode(x, widths, stream, condition, skips, upsample, shifts=None):
+    """The doubling blocks of a conditional generator's `stream` ("bg" or "fg", 2D or 3D by the rank
+    of `x`), each followed by its U-Net skip when there are skips."""
+    for i, w in enumerate(widths):
+        x = _skip(_up(x, w, f"{stream}_up{i + 1}", condition=condition, upsample=upsample), skips, f"{stream}_skip{i + 1}", shifts)
+    return x
+
+
 def _shifts(reads, frames, name="skip_shift", path_terms=0):
     """[text code, z, ...] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the
     frame's size, free at every frame or, with path_terms = K > 0, a smooth path of K cosines
@@ -150,9 +158,7 @@ def _sprite(x, image, text_z, frames, widths, condition, skips, upsample, path_t
     -> (foreground (B, frames, S, S, 3), mask (B, frames, S, S, 1))."""
     if source not in SPRITE_SOURCES:
         raise ValueError(f"unknown sprite source {source!r}; expected one of {SPRITE_SOURCES}")
-    f = x
-    for i, w in enumerate(widths):
-        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}")
+    f = _decode(x, widths, "fg", condition, skips, upsample)
     if source == "frame":
         foreground, mask = image, _up(f, 1, "fg_mask", act="sigmoid", bn=False, upsample=upsample)
     else:
@@ -219,9 +225,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         t = _finish(layers.Reshape((4, 4, gf_dim * 2), name="text_4x4")(t), "text_4x4", "relu", True)
         x = layers.Concatenate(name="image_text_code")([x, t])
     code_width = enc_widths[-1]
-    b = x
-    for i, w in enumerate(dec_widths):
-        b = _skip(_up(b, w, f"bg_up{i + 1}", condition=condition, upsample=upsample), skips, f"bg_skip{i + 1}")
+    b = _decode(x, dec_widths, "bg", condition, skips, upsample)
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     if sprite:
         foreground, mask = _sprite(x, image, text_z, frames, dec_widths, condition, skips, upsample, sprite_path, sprite_source)
@@ -230,8 +234,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
     f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
-    for i, w in enumerate(dec_widths):
-        f = _skip(_up(f, w, f"fg_up{i + 1}", condition=condition, upsample=upsample), skips, f"fg_skip{i + 1}", shifts)
+    f = _decode(f, dec_widths, "fg", condition, skips, upsample, shifts)
     foreground, mask = _heads(f, upsample=upsample)
     video = _compose(foreground, mask, background, two_stream)
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], [video, mask, background], name="vgan_generator")
