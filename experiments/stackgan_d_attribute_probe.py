@@ -48,8 +48,6 @@ def score_trained(run_dir: str) -> None:
     on the run's own Stage-I frames for the first caption of test clips 0..511 (seed-0 noise, as
     `python -m keras_t2v.evaluate --stage stackgan` draws them): do the judges G answers to agree
     with the evaluator about what G drew?"""
-    import numpy as np
-
     from keras_t2v.data.records import caption_pool
     from keras_t2v.evaluate import stage1_frames
     from keras_t2v.models.stackgan_training import text_codes
@@ -58,8 +56,7 @@ def score_trained(run_dir: str) -> None:
     run = Run.load(run_dir)
     model = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True)
     judges = {"D head": model.attribute_classifier()} | ({"guide": model.guide} if model.guide_weight else {})
-    state = model.generator.get_layer("ca").seed_generator.state  # the evaluation's CA noise
-    state.assign(np.zeros(2, np.asarray(state).dtype))
+    model.generator.get_layer("ca").reseed(0)  # the evaluation's CA noise
     codes, _ = text_codes(run, "test")
     fakes = stage1_frames(model, codes, 512)
     asked = caption_pool(run.config.data, "test").attributes[:512][:, COLUMNS]

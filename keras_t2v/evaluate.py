@@ -148,8 +148,7 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
 
     run, evaluator, ev_dir, evaluator_report = _load_evaluator(run_dir, evaluator_dir, evaluator_epochs)
     model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", "the Stage-I evaluation"), safe_mode=True)
-    state = model.generator.get_layer("ca").seed_generator.state
-    state.assign(np.zeros(2, np.asarray(state).dtype))
+    model.generator.get_layer("ca").reseed(0)
     columns = list(FRAME_COLUMNS)
     metrics = {"protocol": {"n": n, "seed": 0, "captions": "first caption of clips 0..n-1 of each split",
                             "evaluator": str(ev_dir), "evaluator_accuracy_on_real": evaluator_report["accuracy"]},

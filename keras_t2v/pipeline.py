@@ -161,7 +161,7 @@ class TextToVideo:
         rng = np.random.default_rng(seed)
         for generator in (self.image_generator, self.refiner):  # conditioning augmentation draws from the seed too
             if generator is not None:
-                generator.get_layer("ca").seed_generator.state.assign([seed, 0])
+                generator.get_layer("ca").reseed(seed)
         z_image = rng.normal(size=(len(codes), self.image_generator.inputs[1].shape[-1])).astype("float32")
         first = self._numpy(self.image_generator([codes, z_image])[0])
         z_video = rng.normal(size=(len(codes), self.config.vgan.z_dim)).astype("float32")

@@ -141,11 +141,10 @@ def frame_evaluation(run, model, val_codes: np.ndarray, val_attributes: np.ndarr
     codes = val_codes[0 : 3 * n : 3]
 
     def sample(m, z):
-        state = m.generator.get_layer("ca").seed_generator.state
-        saved = N(state)
-        state.assign(np.array([0, 0], saved.dtype))
+        ca = m.generator.get_layer("ca")
+        before = ca.reseed(0)
         frames = N(m.generate(codes, z))
-        state.assign(saved)
+        ca.restore(before)
         return frames
 
     return InTrainingEvaluation("stackgan", "frame", evaluator, sample, _fixed_noise(n, model.z_dim), val_attributes[:n],

@@ -6,6 +6,7 @@ Numbers follow shared/specs/reference_architectures.md 1.2-1.3 (StackGAN) and 2.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from keras_t2v.distribute import ReplicaSeedGenerator
@@ -72,6 +73,16 @@ class ConditioningAugmentation(layers.Layer):
         draw = keras.random.truncated_normal if self.variant == "tf" else keras.random.normal
         eps = draw(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + ops.exp(log_sigma) * eps, mu, log_sigma
+
+    def reseed(self, seed: int) -> np.ndarray:
+        """Restarts the noise stream at `seed` (the same draws every time, for evaluations and
+        generation); returns the state before, for `restore`."""
+        before = np.asarray(self.seed_generator.state).copy()
+        self.restore(np.array([seed, 0], before.dtype))
+        return before
+
+    def restore(self, state: np.ndarray) -> None:
+        self.seed_generator.state.assign(state)
 
     def compute_output_shape(self, input_shape):
         shape = (input_shape[0], self.c_dim)

@@ -53,7 +53,7 @@ def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.n
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""
     stackgan = stage1_model(run, "vgan.stackgan_first_frames")
-    stackgan.generator.get_layer("ca").seed_generator.state.assign([run.config.train.seed, 0])
+    stackgan.generator.get_layer("ca").reseed(run.config.train.seed)
     rows = codes[0::3]
     z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")
     return np.concatenate([to_uint8(keras.ops.convert_to_numpy(stackgan.generate(rows[i : i + batch], z[i : i + batch])))

@@ -78,6 +78,21 @@ def test_ca_sampling(variant):
     assert (N(ca(embedding, sample=False)[0]) == mu).all()
 
 
+def test_ca_reseed_repeats_the_draws_and_restore_continues_the_stream():
+    ca = ConditioningAugmentation(4, seed=3)
+    embedding = np.ones((2, 6), "float32")
+    ca(embedding)
+    before = ca.reseed(9)
+    first = N(ca(embedding)[0])
+    ca.reseed(9)
+    np.testing.assert_array_equal(N(ca(embedding)[0]), first)
+    ca.restore(before)
+    continued = N(ca(embedding)[0])
+    ca.restore(before)
+    np.testing.assert_array_equal(N(ca(embedding)[0]), continued)
+    assert not np.array_equal(continued, first)
+
+
 def test_matching_aware_loss_weights():
     real, wrong, fake = np.array([[2.0]]), np.array([[0.5]]), np.array([[-1.0]])
 
@@ -118,7 +133,7 @@ def test_save_load_round_trip_with_both_optimizers(tmp_path):
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(N(a), N(b))
     for m in (model, loaded):  # the same CA noise stream in both
-        m.generator.get_layer("ca").seed_generator.state.assign([7, 0])
+        m.generator.get_layer("ca").reseed(7)
     z = np.zeros((8, 6), "float32")
     np.testing.assert_array_equal(N(loaded.generate(_batch()["embedding"], z)), N(model.generate(_batch()["embedding"], z)))
     assert int(loaded.d_optimizer.iterations) == int(model.d_optimizer.iterations) == 3
@@ -147,7 +162,7 @@ def test_stage2_train_step_moves_both_networks_and_round_trips(variant, tmp_path
     model.save(tmp_path / "sg2.keras")
     loaded = keras.models.load_model(tmp_path / "sg2.keras", safe_mode=True)
     for m in (model, loaded):
-        m.generator.get_layer("ca").seed_generator.state.assign([3, 0])
+        m.generator.get_layer("ca").reseed(3)
     batch = _stage2_batch(1)
     out = N(loaded.generate(batch["low_res"], batch["embedding"]))
     assert out.shape == (4, 32, 32, 3)
@@ -159,13 +174,13 @@ def test_stage2_pytorch_losses_follow_the_port():
     model = StackGANStageII(12, 8, 8, 4, 1, 8, "pytorch", seed=0)
     model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
     batch = _stage2_batch()
-    model.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    model.generator.get_layer("ca").reseed(5)
     fake, mu, _ = (N(t) for t in model.generator([batch["low_res"], batch["embedding"]], training=True))
     d = lambda image: [N(t) for t in model.discriminator([image, mu], training=True)]  # noqa: E731
     (real, real_u), (wrong, _), (fk, fake_u) = d(batch["image"]), d(batch["wrong_image"]), d(fake)
     b = lambda target, logits: float(N(bce_logits(target, logits)))  # noqa: E731
     expected = (b(1, real) + b(1, real_u)) / 2 + (b(0, fk) + b(0, wrong) + b(0, fake_u)) / 3
-    model.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    model.generator.get_layer("ca").reseed(5)
     assert model.train_on_batch(batch, return_dict=True)["d_loss"] == pytest.approx(expected, rel=1e-4)
 
 
@@ -203,11 +218,11 @@ def test_classify_fakes_adds_the_fakes_attribute_loss_to_d_only(tmp_path):
     state = N(acgan.noise.state)
     z = N(acgan.sample_noise(8))  # the noise the D step will draw
     acgan.noise.state.assign(state)
-    acgan.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    acgan.generator.get_layer("ca").reseed(5)
     fake = acgan.generator([batch["embedding"], z], training=True)[0]
     expected = acgan._attribute_loss(acgan.attribute_classifier()(fake, training=True), attributes)
-    acgan.generator.get_layer("ca").seed_generator.state.assign([5, 0])
-    plain.generator.get_layer("ca").seed_generator.state.assign([5, 0])
+    acgan.generator.get_layer("ca").reseed(5)
+    plain.generator.get_layer("ca").reseed(5)
     with_fakes, without = acgan.train_on_batch(batch, return_dict=True), plain.train_on_batch(batch, return_dict=True)
     assert with_fakes["d_loss"] == pytest.approx(without["d_loss"] + 0.5 * float(N(expected)), rel=1e-4)
     assert with_fakes["g_loss"] == pytest.approx(without["g_loss"], rel=1e-5)
@@ -290,6 +305,6 @@ def test_conditional_generator_and_projection_discriminator_train_and_round_trip
     model.save(tmp_path / "cond.keras")
     loaded = keras.models.load_model(tmp_path / "cond.keras", safe_mode=True)
     for m in (model, loaded):
-        m.generator.get_layer("ca").seed_generator.state.assign([7, 0])
+        m.generator.get_layer("ca").reseed(7)
     z = np.zeros((8, 6), "float32")
     np.testing.assert_array_equal(N(loaded.generate(_batch()["embedding"], z)), N(model.generate(_batch()["embedding"], z)))
