@@ -141,13 +141,11 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
     the frame evaluator's attribute accuracy on one frame per caption (the first caption of clips
     0..n-1 of test and test_unseen, noise and CA noise from seed 0). Writes stage1.json to `report_dir`
     (default <run_dir>/report)."""
-    import keras
-
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
-    from keras_t2v.models.stackgan_training import text_codes
+    from keras_t2v.models.stackgan_training import load_stage1, text_codes
 
     run, evaluator, ev_dir, evaluator_report = _load_evaluator(run_dir, evaluator_dir, evaluator_epochs)
-    model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", "the Stage-I evaluation"), safe_mode=True)
+    model = load_stage1(run, "the Stage-I evaluation")
     model.generator.get_layer("ca").reseed(0)
     columns = list(FRAME_COLUMNS)
     metrics = {"protocol": {"n": n, "seed": 0, "captions": "first caption of clips 0..n-1 of each split",

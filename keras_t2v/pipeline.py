@@ -30,6 +30,7 @@ from keras_t2v.data.attributes import one_hot
 from keras_t2v.data.captions import CaptionError, parse_caption
 from keras_t2v.export import to_uint8
 from keras_t2v.models import stackgan_model  # noqa: F401  (registers the classes for loading)
+from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.vgan_model import generator_inputs
 from keras_t2v.runs import Run
 from keras_t2v.text.word_vectors import compact_fasttext, sentence_encoder
@@ -104,6 +105,9 @@ class TextToVideo:
         if stage2.exists():
             files["StackGAN Stage-II"] = stage2
         models = {name: keras.models.load_model(p, safe_mode=True) for name, p in files.items()}
+        for name in ("StackGAN", "StackGAN Stage-II"):
+            if name in models:
+                set_generation_noise(models[name].generator, run.config.stackgan.generation_noise)
         vgan = models["VGAN"]
         return cls(run.config, words, models.get("text encoder"), models["StackGAN"].generator,
                    vgan.ema_generator if vgan.ema_generator is not None else vgan.generator,

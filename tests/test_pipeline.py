@@ -1,6 +1,7 @@
 """All stages on the tiny preset, then TextToVideo and `python -m keras_t2v.generate`."""
 
 import json
+import shutil
 
 import imageio.v2 as imageio
 import keras
@@ -12,6 +13,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from keras_t2v.generate import main as generate
 from keras_t2v.pipeline import TextToVideo
 from keras_t2v.train import main as train
+
+N = keras.ops.convert_to_numpy
 
 PROMPT = "a big blue box bounces up and down on a gray background"
 
@@ -90,6 +93,24 @@ def test_save_pretrained_round_trip(run_dir, tmp_path):
     resaved = with_vec.save_pretrained(tmp_path / "model-vec")
     assert sorted(p.name for p in resaved.glob("vectors.*")) == ["vectors.vec"]
     np.testing.assert_allclose(TextToVideo.from_pretrained(resaved).codes([PROMPT]), loaded.codes([PROMPT]), atol=1e-4)
+
+
+def test_generation_noise_comes_from_the_run_config_and_is_saved(run_dir, tmp_path):
+    """stackgan.generation_noise = 0: Stage-I draws its mean code, so its frame depends on z alone."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = (copy / "config.yaml").read_text()
+    assert config.count("generation_noise: 1.0") == 1
+    (copy / "config.yaml").write_text(config.replace("generation_noise: 1.0", "generation_noise: 0.0"))
+
+    def two_draws(pipe):
+        inputs = [pipe.codes([PROMPT]), np.zeros((1, pipe.image_generator.inputs[1].shape[-1]), "float32")]
+        return [N(pipe.image_generator(inputs)[0]) for _ in range(2)]
+
+    for pipe in (TextToVideo.from_pretrained(copy), TextToVideo.from_pretrained(TextToVideo.from_pretrained(copy).save_pretrained(tmp_path / "m"))):
+        np.testing.assert_array_equal(*two_draws(pipe))
+        assert pipe.refiner.get_layer("ca").generation_noise == 0.0
+    assert not np.array_equal(*two_draws(TextToVideo.from_pretrained(run_dir)))
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])

@@ -45,13 +45,15 @@ class ConditioningAugmentation(layers.Layer):
     Dense(2 c_dim) with LeakyReLU(0.2) (TF) or ReLU (PyTorch); the first half is mu, the second
     log sigma (TF) or log variance (PyTorch, returned here as log sigma = logvar / 2);
     c = mu + sigma * eps with eps truncated normal (TF) or normal (PyTorch), from a SeedGenerator.
+    When generating (training false) eps is scaled by `generation_noise`: 1.0 samples as StackGAN
+    does, 0.0 gives the mean code mu (a deviation: the noise is as wide as the codes' spread).
     """
 
-    def __init__(self, c_dim: int, variant: str = "tf", seed=None, **kwargs):
+    def __init__(self, c_dim: int, variant: str = "tf", seed=None, generation_noise: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown StackGAN variant {variant!r}; expected one of {VARIANTS}")
-        self.c_dim, self.variant, self.seed = c_dim, variant, seed
+        self.c_dim, self.variant, self.seed, self.generation_noise = c_dim, variant, seed, generation_noise
         self.dense = layers.Dense(
             2 * c_dim,
             kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
@@ -63,7 +65,7 @@ class ConditioningAugmentation(layers.Layer):
     def build(self, input_shape):
         self.dense.build(input_shape)
 
-    def call(self, embedding, sample=True):
+    def call(self, embedding, sample=True, training=None):
         h = self.dense(embedding)
         h = ops.leaky_relu(h, 0.2) if self.variant == "tf" else ops.relu(h)
         mu, second = h[:, : self.c_dim], h[:, self.c_dim :]
@@ -72,7 +74,8 @@ class ConditioningAugmentation(layers.Layer):
             return mu, mu, log_sigma
         draw = keras.random.truncated_normal if self.variant == "tf" else keras.random.normal
         eps = draw(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
-        return mu + ops.exp(log_sigma) * eps, mu, log_sigma
+        scale = 1.0 if training else self.generation_noise
+        return mu + scale * ops.exp(log_sigma) * eps, mu, log_sigma
 
     def reseed(self, seed: int) -> np.ndarray:
         """Restarts the noise stream at `seed` (the same draws every time, for evaluations and
@@ -89,7 +92,8 @@ class ConditioningAugmentation(layers.Layer):
         return shape, shape, shape
 
     def get_config(self):
-        return {**super().get_config(), "c_dim": self.c_dim, "variant": self.variant, "seed": self.seed}
+        return {**super().get_config(), "c_dim": self.c_dim, "variant": self.variant, "seed": self.seed,
+                "generation_noise": self.generation_noise}
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")

@@ -78,6 +78,12 @@ def _fc(units, variant, name, use_bias=True):
                         bias_initializer="zeros", name=name)
 
 
+def set_generation_noise(generator: keras.Model, scale: float) -> None:
+    """How much of the conditioning augmentation's noise `generator` (Stage-I or II) draws when
+    generating (`ConditioningAugmentation.generation_noise`)."""
+    generator.get_layer("ca").generation_noise = scale
+
+
 def stage1_generator(embed_dim: int, c_dim: int = 128, z_dim: int = 100, gf_dim: int = 128, image_size: int = 64,
                      variant: str = "tf", seed=None, conditional_bn: bool = False) -> keras.Model:
     """[embedding (B, E), z (B, z_dim)] -> [image (B, S, S, 3) in [-1, 1], mu (B, c_dim), log_sigma (B, c_dim)].

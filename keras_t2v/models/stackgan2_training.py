@@ -25,8 +25,9 @@ import tensorflow as tf
 from keras_t2v.data.records import shapes_seed_and_count
 from keras_t2v.data.shapes import describe_clip, render_frame
 from keras_t2v.export import save_image, to_float, to_uint8
+from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.stackgan_model import StackGANStageI, StackGANStageII  # noqa: F401  (registers Stage-I for loading)
-from keras_t2v.models.stackgan_training import GRID_CAPTIONS, FrameTextSampler, HalveLearningRate, text_codes
+from keras_t2v.models.stackgan_training import GRID_CAPTIONS, FrameTextSampler, HalveLearningRate, load_stage1, text_codes
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
 from keras_t2v.text.joint_training import key_frames
@@ -93,9 +94,8 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
     out, manager, final, skip = open_stage(run, "stackgan2", "stackgan2.keras", resume, force, sg.stage2_epochs)
     if skip:
         return StageResult("stackgan2", 0.0, {}, skipped=True)
-    stage1_path = run.stage_output("stackgan", "stackgan.keras", "Stage-II")
     start = time.time()
-    stage1 = keras.models.load_model(stage1_path, safe_mode=True)
+    stage1 = load_stage1(run, "Stage-II")
     stage1.trainable = False
     codes, _ = text_codes(run, "train")
     val_codes, _ = text_codes(run, "val")
@@ -104,6 +104,7 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
     def build():
         model = StackGANStageII(embed_dim=codes.shape[1], c_dim=sg.c_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim, r_num=sg.r_num,
                                 input_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
+        set_generation_noise(model.generator, sg.generation_noise)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

@@ -28,9 +28,17 @@ from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_buil
 from keras_t2v.text.joint_training import key_frames
 from keras_t2v.text.training import sentence_matrix
 from keras_t2v.models.losses import attribute_cross_entropy
+from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.stackgan_model import StackGANStageI
 
 GRID_CAPTIONS, GRID_SEEDS = 8, 4
+
+
+def load_stage1(run: Run, needed_by: str) -> StackGANStageI:
+    """The run's trained Stage-I (safe mode), generating with the run's stackgan.generation_noise."""
+    model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
+    set_generation_noise(model.generator, run.config.stackgan.generation_noise)
+    return model
 
 
 def text_codes(run: Run, split: str) -> tuple[np.ndarray, list[str]]:
@@ -172,6 +180,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
                                attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight,
                                conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, seed=cfg.train.seed)
+        set_generation_noise(model.generator, sg.generation_noise)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

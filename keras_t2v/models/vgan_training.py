@@ -24,7 +24,7 @@ from keras_t2v.distribute import is_multiworker
 from keras_t2v.evaluation import in_training
 from keras_t2v.evaluation.motion import object_tracks
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
-from keras_t2v.models.stackgan_training import text_codes
+from keras_t2v.models.stackgan_training import load_stage1, text_codes
 from keras_t2v.models.vgan_model import VideoGAN
 from keras_t2v.runs import Run
 from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_build, save_final
@@ -32,15 +32,10 @@ from keras_t2v.stages import StageResult, fit_stage, open_stage, restore_or_buil
 SAMPLE_CLIPS = 6
 
 
-def stage1_model(run: Run, needed_by: str):
-    """The run's trained StackGAN Stage-I, loaded in safe mode."""
-    return keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
-
-
 def frame_judge(run: Run) -> keras.Model:
     """frames (B, S, S, 3) -> logits (B, 14): Stage-I's frozen guide when it has one (stackgan.guide_weight),
     else its discriminator's attribute classifier as training left it."""
-    stackgan = stage1_model(run, "vgan.frame_guide_weight")
+    stackgan = load_stage1(run, "vgan.frame_guide_weight")
     if stackgan.guide_weight:
         return stackgan.guide
     if not stackgan.attribute_weight:
@@ -52,7 +47,7 @@ def frame_judge(run: Run) -> keras.Model:
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference."""
-    stackgan = stage1_model(run, "vgan.stackgan_first_frames")
+    stackgan = load_stage1(run, "vgan.stackgan_first_frames")
     stackgan.generator.get_layer("ca").reseed(run.config.train.seed)
     rows = codes[0::3]
     z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")

@@ -78,6 +78,19 @@ def test_ca_sampling(variant):
     assert (N(ca(embedding, sample=False)[0]) == mu).all()
 
 
+def test_ca_generation_noise_scales_the_draw_only_when_generating():
+    embedding = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    ca = ConditioningAugmentation(4, seed=3, generation_noise=0.5)
+    ca.reseed(1)
+    trained, mu, _ = (N(t) for t in ca(embedding, training=True))
+    ca.reseed(1)
+    generated = N(ca(embedding)[0])
+    np.testing.assert_allclose(generated - mu, 0.5 * (trained - mu), rtol=1e-5, atol=1e-6)
+    ca.generation_noise = 0.0
+    np.testing.assert_array_equal(N(ca(embedding)[0]), mu)
+    assert ConditioningAugmentation.from_config(ca.get_config()).generation_noise == 0.0
+
+
 def test_ca_reseed_repeats_the_draws_and_restore_continues_the_stream():
     ca = ConditioningAugmentation(4, seed=3)
     embedding = np.ones((2, 6), "float32")
