@@ -128,10 +128,10 @@ def _load_evaluator(run_dir: str, evaluator_dir: str | None, evaluator_epochs: i
     return run, evaluator, ev_dir, json.loads((ev_dir / "evaluator.json").read_text())
 
 
-def stage1_frames(model, codes: np.ndarray, count: int) -> np.ndarray:
+def stage1_frames(model, codes: np.ndarray, count: int, z_scale: float = 1.0) -> np.ndarray:
     """(count, S, S, 3) Stage-I frames in [-1, 1] for the first caption of clips 0..count-1 (rows 0,
-    3, 6, ... of `codes`), noise from seed 0: the frames `evaluate_stage1` scores."""
-    z = np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
+    3, 6, ... of `codes`), noise from seed 0 (times `z_scale`): the frames `evaluate_stage1` scores."""
+    z = z_scale * np.random.default_rng(0).normal(size=(count, model.z_dim)).astype("float32")
     return np.concatenate([np.asarray(model.generate(codes[3 * i : 3 * (i + 64) : 3], z[i : i + 64])) for i in range(0, count, 64)])
 
 
