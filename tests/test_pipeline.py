@@ -11,7 +11,10 @@ from gensim.models import KeyedVectors
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_t2v.generate import main as generate
+from keras_t2v.models.stackgan_training import text_codes
+from keras_t2v.models.vgan_training import stackgan_first_frames
 from keras_t2v.pipeline import TextToVideo
+from keras_t2v.runs import Run
 from keras_t2v.train import main as train
 
 N = keras.ops.convert_to_numpy
@@ -111,6 +114,9 @@ def test_generation_noise_comes_from_the_run_config_and_is_saved(run_dir, tmp_pa
         np.testing.assert_array_equal(*two_draws(pipe))
         assert pipe.refiner.get_layer("ca").generation_noise == 0.0
     assert not np.array_equal(*two_draws(TextToVideo.from_pretrained(run_dir)))
+    # The video stage's StackGAN first frames still draw the noise in full (see stackgan_first_frames).
+    codes, _ = text_codes(Run.load(run_dir), "val")
+    np.testing.assert_array_equal(stackgan_first_frames(Run.load(copy), codes), stackgan_first_frames(Run.load(run_dir), codes))
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])
