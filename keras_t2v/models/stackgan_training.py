@@ -34,10 +34,12 @@ from keras_t2v.models.stackgan_model import StackGANStageI
 GRID_CAPTIONS, GRID_SEEDS = 8, 4
 
 
-def load_stage1(run: Run, needed_by: str) -> StackGANStageI:
-    """The run's trained Stage-I (safe mode), generating with the run's stackgan.generation_noise."""
+def load_stage1(run: Run, needed_by: str, generation_noise: float | None = None) -> StackGANStageI:
+    """The run's trained Stage-I (safe mode), generating with `generation_noise` (default: the run's
+    stackgan.generation_noise). The later stages train on frames drawn with the noise in full (1.0):
+    the video stage trained on mean-code frames alone did worse (README, "Sprite")."""
     model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
-    set_generation_noise(model.generator, run.config.stackgan.generation_noise)
+    set_generation_noise(model.generator, run.config.stackgan.generation_noise if generation_noise is None else generation_noise)
     return model
 
 

@@ -24,7 +24,6 @@ from keras_t2v.distribute import is_multiworker
 from keras_t2v.evaluation import in_training
 from keras_t2v.evaluation.motion import object_tracks
 from keras_t2v.export import export_to_gif, frame_strip, save_image, to_uint8
-from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.stackgan_training import load_stage1, text_codes
 from keras_t2v.models.vgan_model import VideoGAN
 from keras_t2v.runs import Run
@@ -47,11 +46,9 @@ def frame_judge(run: Run) -> keras.Model:
 
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
-    (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference.
-    The conditioning augmentation's noise is drawn in full whatever stackgan.generation_noise says:
-    trained on mean-code frames alone, the video stage did worse (README, "The mean code")."""
-    stackgan = load_stage1(run, "vgan.stackgan_first_frames")
-    set_generation_noise(stackgan.generator, 1.0)
+    (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference,
+    with the conditioning augmentation's noise in full whatever stackgan.generation_noise says."""
+    stackgan = load_stage1(run, "vgan.stackgan_first_frames", generation_noise=1.0)
     stackgan.generator.get_layer("ca").reseed(run.config.train.seed)
     rows = codes[0::3]
     z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")
