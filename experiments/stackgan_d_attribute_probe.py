@@ -50,11 +50,11 @@ def score_trained(run_dir: str) -> None:
     with the evaluator about what G drew?"""
     from keras_t2v.data.records import caption_pool
     from keras_t2v.evaluate import stage1_frames
-    from keras_t2v.models.stackgan_training import text_codes
+    from keras_t2v.models.stackgan_training import load_stage1, text_codes
     from keras_t2v.runs import Run
 
     run = Run.load(run_dir)
-    model = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True)
+    model = load_stage1(run, "the D probe")  # draws as the Stage-I evaluation does
     judges = {"D head": model.attribute_classifier()} | ({"guide": model.guide} if model.guide_weight else {})
     model.generator.get_layer("ca").reseed(0)  # the evaluation's CA noise
     codes, _ = text_codes(run, "test")
