@@ -64,12 +64,13 @@ class CheckpointManager:
         return self.directory / f"ckpt-{epoch:05d}.keras"
 
     def complete(self) -> list[tuple[int, Path]]:
-        """(epoch, path) of every complete checkpoint, oldest first."""
+        """(epoch, path) of every complete checkpoint, oldest first. Safe to call while another
+        process trains into the directory: a sidecar pruned between listing and reading is skipped."""
         found = []
         for sidecar in self.directory.glob("ckpt-*.json"):
             try:
                 epoch = json.loads(sidecar.read_text())["epoch"]
-            except (ValueError, KeyError):
+            except (FileNotFoundError, ValueError, KeyError):
                 continue
             if self._path(epoch).exists():
                 found.append((epoch, self._path(epoch)))

@@ -67,6 +67,15 @@ def test_a_checkpoint_without_its_sidecar_does_not_count(tmp_path):
     assert manager.latest()[0] == 1
 
 
+def test_a_sidecar_pruned_while_listing_is_skipped(tmp_path):
+    """A reader (the kill-and-resume test, a notebook) may list the directory while the training
+    process prunes it: a sidecar gone before it is read must not raise."""
+    manager = CheckpointManager(tmp_path)
+    manager.save(small_model(), 1)
+    (tmp_path / "ckpt-00002.json").symlink_to(tmp_path / "pruned.json")  # listed, unreadable: as if unlinked in between
+    assert [epoch for epoch, _ in manager.complete()] == [1]
+
+
 @pytest.mark.parametrize("mode,values,best_epoch", [("min", [3.0, 1.0, 2.0, float("nan")], 2), ("max", [0.2, 0.1, 0.5, 0.4], 3)])
 def test_best_checkpoint_by_the_monitored_metric_survives_pruning(tmp_path, mode, values, best_epoch):
     model = small_model()
