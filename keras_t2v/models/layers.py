@@ -200,7 +200,7 @@ class TranslatedCopies(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class CosinePath(layers.Layer):
-    """coefficients (B, 2K) -> shifts (B, frames, 2): tanh of the sum of the K lowest-frequency
+    """coefficients (B, ..., 2K) -> shifts (B, ..., frames, 2): tanh of the sum of the K lowest-frequency
     cosines over the clip, cos(pi k (t + 1/2) / frames) for k = 0 .. K-1 (the DCT-II basis), with
     K coefficients per axis (x first, then y). A path that can only be smooth: K = 1 holds still,
     K = 2 makes one sweep, more terms make turns (a bounce that reverses twice needs about 4)."""
@@ -213,11 +213,28 @@ class CosinePath(layers.Layer):
         terms = coefficients.shape[-1] // 2
         t = ops.arange(self.frames, dtype=coefficients.dtype)[:, None] + 0.5
         basis = ops.cos(t * ops.arange(terms, dtype=coefficients.dtype)[None, :] * (3.141592653589793 / self.frames))  # (frames, K)
-        coefficients = ops.reshape(coefficients, (-1, 2, terms))
-        return ops.tanh(ops.einsum("tk,bak->bta", basis, coefficients))
+        coefficients = ops.reshape(coefficients, (-1,) + tuple(coefficients.shape[1:-1]) + (2, terms))
+        return ops.tanh(ops.einsum("tk,...ak->...ta", basis, coefficients))
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], self.frames, 2)
+        return tuple(input_shape[:-1]) + (self.frames, 2)
 
     def get_config(self):
         return {**super().get_config(), "frames": self.frames}
+
+
+@keras.saving.register_keras_serializable(package="keras_t2v")
+class NoiseChosenPath(layers.Layer):
+    """[paths (B, H, T, 2), z (B, Z >= H)] -> (B, T, 2): path number argmax(z[:, :H]), so that for
+    Gaussian z each of the H paths is drawn with probability 1 / H and one z always draws the same
+    path. Only the chosen path gets the gradient."""
+
+    def call(self, inputs):
+        paths, z = inputs
+        choices = paths.shape[1]
+        chosen = ops.one_hot(ops.argmax(z[:, :choices], axis=-1), choices, dtype=paths.dtype)
+        return ops.einsum("bh,bhta->bta", chosen, paths)
+
+    def compute_output_shape(self, input_shape):
+        paths = input_shape[0]
+        return (paths[0],) + tuple(paths[2:])

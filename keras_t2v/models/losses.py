@@ -33,3 +33,19 @@ def attribute_cross_entropy(logits, attributes, sizes):
         losses.append(ops.mean(ops.sparse_categorical_crossentropy(attributes[:, i], logits[:, start : start + size], from_logits=True)))
         start += size
     return ops.mean(ops.stack(losses))
+
+
+def winner_takes_all_l1(paths, track, weight, loser_weight: float = 0.05):
+    """Relaxed winner-takes-all L1 (Rupprecht et al. 2017, "Learning in an uncertain world"): H
+    predicted paths (B, H, T, 2) against one observed track (B, T, 2), over the (clip, frame)
+    entries where `weight` (B, T) is 1. Each clip pays (1 - loser_weight) x the L1 of its closest
+    path and loser_weight / (H - 1) x each other path's, so that the H paths split between the
+    futures a caption allows (a bounce that starts either way) instead of all learning their
+    middle. With H = 1: the mean |path - track| over the weighted entries."""
+    paths, track, weight = (ops.cast(a, "float32") for a in (paths, track, weight))
+    errors = ops.sum(ops.abs(paths - track[:, None]) * weight[:, None, :, None], axis=(2, 3))  # (B, H)
+    choices = paths.shape[1]
+    if choices > 1:
+        best = ops.one_hot(ops.argmin(errors, axis=-1), choices, dtype="float32")
+        errors = errors * ((1.0 - loser_weight) * best + loser_weight / (choices - 1) * (1.0 - best))
+    return ops.sum(errors) / ops.maximum(2.0 * ops.sum(weight), 1.0)

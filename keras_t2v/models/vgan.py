@@ -33,7 +33,8 @@ import math
 import keras
 from keras import layers
 
-from keras_t2v.models.layers import ConditionalBatchNorm, CosinePath, TranslatedCopies, TwoStreamComposite, batch_norm
+from keras_t2v.models.layers import (ConditionalBatchNorm, CosinePath, NoiseChosenPath, StopGradient, TranslatedCopies,
+                                     TwoStreamComposite, batch_norm)
 
 VARIANTS = ("unconditional", "image", "text")
 UPSAMPLING = ("transposed", "nearest")
@@ -135,11 +136,17 @@ def _decode(x, widths, stream, condition, skips, upsample, shifts=None):
     return x
 
 
-def _shifts(reads, frames, name="skip_shift", path_terms=0):
+def _shifts(reads, frames, name="skip_shift", path_terms=0, choices=1, z=None):
     """[text code, z, ...] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the
     frame's size, free at every frame or, with path_terms = K > 0, a smooth path of K cosines
-    (`CosinePath`). The last layer starts at zero, so at initialisation nothing moves."""
+    (`CosinePath`). The last layer starts at zero, so at initialisation nothing moves. With
+    `choices` = H > 1 paths (B, H, frames, 2) (layer `name`_paths), `z` picks one (`NoiseChosenPath`);
+    their last layer starts near zero, so that they differ."""
     h = layers.Dense(64, activation="relu", name=name + "_hidden")(reads)
+    if path_terms and choices > 1:
+        c = layers.Dense(choices * path_terms * 2, kernel_initializer=INIT, name=name)(h)
+        paths = CosinePath(frames, name=name + "_paths")(layers.Reshape((choices, path_terms * 2), name=name + "_choices")(c))
+        return NoiseChosenPath(name=name + "_frames")([paths, z])
     if path_terms:
         return CosinePath(frames, name=name + "_frames")(layers.Dense(path_terms * 2, kernel_initializer="zeros", name=name)(h))
     s = layers.Dense(frames * 2, activation="tanh", kernel_initializer="zeros", name=name)(h)
@@ -149,12 +156,13 @@ def _shifts(reads, frames, name="skip_shift", path_terms=0):
 SPRITE_SOURCES = ("drawn", "frame")
 
 
-def _sprite(x, image, text_z, frames, widths, condition, skips, upsample, path_terms, source):
+def _sprite(x, image, text_z, z, frames, widths, condition, skips, upsample, path_terms, source, choices=1, track_only=False):
     """`sprite`'s foreground: the 4x4 code `x` (B, 4, 4, C) decoded in 2D to one mask (B, S, S, 1)
     and foreground (B, S, S, 3), drawn (`source` "drawn") or the first frame `image` itself
     ("frame"), then, per frame, copies of both translated by shifts (B, frames, 2) read from
     [text code, z] `text_z` and the mask's 8x8 means (where the object is), free per frame or a
-    path of `path_terms` cosines.
+    path of `path_terms` cosines, one of `choices` picked by `z`. `track_only`: no gradient flows
+    between the path and the rest of G, so that only a loss on the path itself trains it.
     -> (foreground (B, frames, S, S, 3), mask (B, frames, S, S, 1))."""
     if source not in SPRITE_SOURCES:
         raise ValueError(f"unknown sprite source {source!r}; expected one of {SPRITE_SOURCES}")
@@ -164,14 +172,19 @@ def _sprite(x, image, text_z, frames, widths, condition, skips, upsample, path_t
     else:
         foreground, mask = _heads(f, upsample=upsample)
     where = layers.Flatten(name="sprite_where")(layers.AveragePooling2D(mask.shape[1] // 8, name="sprite_mask_8x8")(mask))
-    shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, "sprite_shift", path_terms)
+    if track_only:
+        where = StopGradient(name="sprite_where_stopped")(where)
+    shifts = _shifts(layers.Concatenate(name="sprite_reads")([text_z, where]), frames, "sprite_shift", path_terms, choices, z)
+    if track_only:
+        shifts = StopGradient(name="sprite_shift_stopped")(shifts)
     return (TranslatedCopies(frames, name="fg_moved")([foreground, shifts]),
             TranslatedCopies(frames, name="mask_moved")([mask, shifts]))
 
 
 def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, text_dim=0, z_dim=0,
                           conditional_bn=False, upsample="transposed", unet_skips=False, moving_skips=False,
-                          sprite=False, sprite_path=0, sprite_source="drawn") -> keras.Model:
+                          sprite=False, sprite_path=0, sprite_source="drawn", sprite_path_choices=1,
+                          sprite_track_only=False) -> keras.Model:
     """[first frame (B, S, S, 3)] (+ [text code (B, text_dim), z (B, z_dim)] when text_dim > 0)
     -> [video (B, T, S, S, 3), mask, background].
 
@@ -193,11 +206,18 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     and its motion is the shift alone, which only the losses on the video can teach. sprite_path
     = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame.
     sprite_source "frame" takes the sprite's colour from the first frame itself, so that only the
-    mask is drawn and the object that moves is the frame's own, pixel for pixel."""
+    mask is drawn and the object that moves is the frame's own, pixel for pixel.
+    sprite_path_choices = H > 1 (with sprite_path): H paths per [text code, z, where], of which z
+    picks one, so that a caption whose object may go either way (a bounce) can have both.
+    sprite_track_only: the video's losses do not reach the path, nor the path the mask; a loss on
+    the path itself (VideoGAN's sprite_track_weight) trains it."""
     if moving_skips and not (unet_skips and text_dim):
         raise ValueError("moving_skips moves the U-Net skips by a shift read from the text: it needs unet_skips and text_dim > 0")
-    if sprite_path and not sprite:
-        raise ValueError("sprite_path is the path of the sprite's shift: it needs sprite")
+    if (sprite_path or sprite_track_only) and not sprite:
+        raise ValueError("sprite_path and sprite_track_only shape the sprite's shift: they need sprite")
+    if sprite_path_choices > 1 and not (sprite_path and sprite_path_choices <= z_dim):
+        raise ValueError(f"sprite_path_choices = {sprite_path_choices} paths are chosen by z: they need sprite_path > 0 "
+                         f"and z_dim >= {sprite_path_choices}, got sprite_path {sprite_path}, z_dim {z_dim}")
     if sprite and (moving_skips or not text_dim):
         raise ValueError("sprite moves one 2D foreground by a shift read from the text: it needs text_dim > 0 "
                          "and has no 3D foreground skips to move (moving_skips)")
@@ -213,7 +233,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
         encoded.append(x)
     skips = encoded if unet_skips else []
-    condition = shifts = text_z = None
+    condition = shifts = text_z = z = None
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
         z = keras.Input((z_dim,), name="z")
@@ -228,7 +248,8 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     b = _decode(x, dec_widths, "bg", condition, skips, upsample)
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     if sprite:
-        foreground, mask = _sprite(x, image, text_z, frames, dec_widths, condition, skips, upsample, sprite_path, sprite_source)
+        foreground, mask = _sprite(x, image, text_z, z, frames, dec_widths, condition, skips, upsample, sprite_path, sprite_source,
+                                   sprite_path_choices, sprite_track_only)
         video = _compose(foreground, mask, background, two_stream)
         return keras.Model(inputs, [video, mask, background], name="vgan_generator")
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)

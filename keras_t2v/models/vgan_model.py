@@ -27,7 +27,9 @@ frame or (`sprite_path` > 0) a smooth path of that many cosines, its colour draw
 the first frame's own (models/vgan.py). With `sprite_track_weight` > 0 (a deviation) G also pays that weight x
 the mean |shift - "track"| over the entries where "track_weight" is 1: the real object's centroid displacement
 from frame 0 (B, T, 2) (evaluation.motion.object_tracks), where it is seen, in the clips conditioned on their
-own first frame. The shift is told how the object moved in the clip whose first frame G was given.
+own first frame. The shift is told how the object moved in the clip whose first frame G was given. With
+`sprite_path_choices` = H > 1 G keeps H paths, z picks one, and the track trains the closest (relaxed winner
+takes all, `winner_takes_all_l1`); with `sprite_track_only` the track is all that trains the path.
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
@@ -50,7 +52,7 @@ from keras import ops
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
-from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability, winner_takes_all_l1
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
 
@@ -71,7 +73,7 @@ class VideoGAN(TwoOptimizerGAN):
                  text_dim=0, mask_l1=0.0, recon_l1=10.0, ema_decay=0.0, attribute_weight=0.0, conditional_bn=False,
                  projection_d=False, attribute_head="pool", frame_guide_weight=0.0, frame_guide_frames=4, upsample="transposed",
                  unet_skips=False, moving_skips=False, sprite=False, sprite_path=0, sprite_source="drawn", sprite_track_weight=0.0,
-                 seed=None, **kwargs):
+                 sprite_path_choices=1, sprite_track_only=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown VGAN variant {variant!r}; expected one of {VARIANTS}")
@@ -88,7 +90,8 @@ class VideoGAN(TwoOptimizerGAN):
                              conditional_bn=conditional_bn, projection_d=projection_d, attribute_head=attribute_head,
                              frame_guide_weight=frame_guide_weight, frame_guide_frames=frame_guide_frames, upsample=upsample,
                              unet_skips=unet_skips, moving_skips=moving_skips, sprite=sprite, sprite_path=sprite_path,
-                             sprite_source=sprite_source, sprite_track_weight=sprite_track_weight, seed=seed)
+                             sprite_source=sprite_source, sprite_track_weight=sprite_track_weight,
+                             sprite_path_choices=sprite_path_choices, sprite_track_only=sprite_track_only, seed=seed)
         if not 0.0 <= ema_decay < 1.0:
             raise ValueError(f"ema_decay must be in [0, 1), got {ema_decay}")
         self.variant, self.z_dim, self.mask_l1, self.recon_l1, self.ema_decay = variant, z_dim, mask_l1, recon_l1, ema_decay
@@ -104,18 +107,22 @@ class VideoGAN(TwoOptimizerGAN):
             text = text_dim if variant == "text" else 0
             self.generator = conditional_generator(gf_dim, image_size, frames, two_stream, text, z_dim if text else 0,
                                                    conditional_bn, upsample, unet_skips, moving_skips, sprite, sprite_path,
-                                                   sprite_source)
+                                                   sprite_source, sprite_path_choices, sprite_track_only)
             # The conditional model doubles the discriminator widths (2.5).
             self.discriminator = discriminator(df_dim * 2, image_size, frames, text,
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,
                                                projection=projection_d, attribute_head=attribute_head)
         self.sprite_track_weight = sprite_track_weight
+        if sprite_track_only and not sprite_track_weight:
+            raise ValueError("sprite_track_only leaves the sprite's path to the track alone: it needs sprite_track_weight > 0")
         if sprite_track_weight:
             if not sprite:
                 raise ValueError("sprite_track_weight supervises the sprite's shift: it needs sprite")
-            # The same layers with the shift as a fourth output, out of Keras' tracking (nothing new to save).
-            with_shift = keras.Model(self.generator.inputs, self.generator.outputs + [self.generator.get_layer("sprite_shift_frames").output])
-            self._with_shift = lambda inputs: with_shift(inputs, training=True)
+            # The same layers with every path (B, H, T, 2) as a fourth output, out of Keras' tracking (nothing new to save).
+            paths = self.generator.get_layer("sprite_shift_paths" if sprite_path_choices > 1 else "sprite_shift_frames").output
+            with_paths = keras.Model(self.generator.inputs,
+                                     self.generator.outputs + [paths if sprite_path_choices > 1 else ops.expand_dims(paths, 1)])
+            self._with_paths = lambda inputs: with_paths(inputs, training=True)
         self.ema_generator = None
         if ema_decay:
             self.ema_generator = keras.models.clone_model(self.generator)
@@ -198,7 +205,7 @@ class VideoGAN(TwoOptimizerGAN):
 
         with tf.GradientTape() as tape:
             if self.sprite_track_weight:
-                fake, mask, _, shifts = self._with_shift(inputs)
+                fake, mask, _, paths = self._with_paths(inputs)
             else:
                 fake, mask, _ = self.generator(inputs, training=True)
             fake_logit_g, fake_attributes = self._discriminate(fake, embedding)
@@ -213,8 +220,7 @@ class VideoGAN(TwoOptimizerGAN):
                 guide_fake = self._frame_guide_loss(fake, data["attributes"])
                 g_loss = g_loss + self.frame_guide_weight * guide_fake
             if self.sprite_track_weight:
-                weight = ops.cast(data["track_weight"], "float32")[..., None]
-                track_l1 = ops.sum(ops.abs(ops.cast(shifts, "float32") - data["track"]) * weight) / ops.maximum(2.0 * ops.sum(weight), 1.0)
+                track_l1 = winner_takes_all_l1(paths, data["track"], data["track_weight"])
                 g_loss = g_loss + self.sprite_track_weight * track_l1
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))

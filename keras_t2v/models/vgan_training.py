@@ -141,7 +141,8 @@ def train_vgan(run: Run, resume: bool = False, force: bool = False) -> StageResu
                          frame_guide_weight=v.frame_guide_weight, frame_guide_frames=v.frame_guide_frames, upsample=v.upsample,
                          unet_skips=v.unet_skips, moving_skips=v.moving_skips, sprite=v.sprite,
                          sprite_path=v.sprite_path, sprite_source=v.sprite_source,
-                         sprite_track_weight=v.sprite_track_weight, seed=cfg.train.seed)
+                         sprite_track_weight=v.sprite_track_weight, sprite_path_choices=v.sprite_path_choices,
+                         sprite_track_only=v.sprite_track_only, seed=cfg.train.seed)
         return model.compile_adam(v.learning_rate, v.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

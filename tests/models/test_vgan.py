@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_t2v.models.layers import CosinePath, TranslatedCopies, TwoStreamComposite
+from keras_t2v.models.layers import CosinePath, NoiseChosenPath, TranslatedCopies, TwoStreamComposite
+from keras_t2v.models.losses import winner_takes_all_l1
 from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
 from keras_t2v.models.vgan_model import VideoGAN
 
@@ -472,7 +473,7 @@ def test_sprite_path_moves_the_sprite_along_a_smooth_path_and_round_trips(tmp_pa
     g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_path=3)
     assert g.get_layer("sprite_shift").kernel.shape == (64, 3 * 2)
     assert isinstance(g.get_layer("sprite_shift_frames"), CosinePath)
-    with pytest.raises(ValueError, match="needs sprite"):
+    with pytest.raises(ValueError, match="need sprite"):
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite_path=3)
     trained = _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_path=3)
     assert np.abs(N(trained.generator.get_layer("sprite_shift").bias)).max() > 0
@@ -517,3 +518,81 @@ def test_sprite_from_the_frame_moves_the_first_frames_own_pixels(tmp_path):
     with pytest.raises(ValueError, match="unknown sprite source 'pixels'"):
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_source="pixels")
     _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_source="frame")
+
+
+def test_cosine_path_takes_several_paths_per_clip():
+    coefficients = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")  # 3 paths of K = 2 per clip
+    paths = N(CosinePath(8)(coefficients))
+    assert paths.shape == (2, 3, 8, 2)
+    np.testing.assert_allclose(paths[1, 2], N(CosinePath(8)(coefficients[1, 2][None]))[0], atol=1e-6)
+
+
+def test_noise_chosen_path_is_the_one_where_z_is_largest():
+    paths = np.arange(2 * 3 * 4 * 2, dtype="float32").reshape(2, 3, 4, 2)
+    z = np.array([[0.1, 2.0, -1.0, 9.0], [0.5, -0.3, 0.2, -9.0]], "float32")  # only the first 3 entries choose
+    np.testing.assert_array_equal(N(NoiseChosenPath()([paths, z])), paths[[0, 1], [1, 0]])
+
+
+def test_winner_takes_all_l1_pays_mostly_for_the_closest_path():
+    """Clip 0's track is path 1 exactly, clip 1's is 0.5 from path 0 and 1.5 from path 1 on its two
+    weighted frames (frame 2 is not seen): (0.95 x 0 + 0.05 x 8 x 1.0 + 0.95 x 2 x 2 x 0.5 + 0.05 x 2 x 2 x 1.5) / (8 + 4)."""
+    track = np.zeros((2, 4, 2), "float32")
+    paths = np.stack([np.stack([np.ones((4, 2)), np.zeros((4, 2))]), np.stack([np.full((4, 2), 0.5), np.full((4, 2), 1.5)])]).astype("float32")
+    weight = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
+    expected = (0.05 * 8 * 1.0 + 0.95 * 4 * 0.5 + 0.05 * 4 * 1.5) / 12
+    np.testing.assert_allclose(N(winner_takes_all_l1(paths, track, weight)), expected, rtol=1e-6)
+    one = paths[:, :1]  # H = 1: the plain weighted mean |path - track|
+    np.testing.assert_allclose(N(winner_takes_all_l1(one, track, weight)), (8 * 1.0 + 4 * 0.5) / 12, rtol=1e-6)
+
+
+def _tracked_batch():
+    data = _batch(True)
+    data["track"] = np.random.default_rng(1).uniform(-0.5, 0.5, (4, 8, 2)).astype("float32")
+    data["track_weight"] = np.ones((4, 8), "float32")
+    return data
+
+
+def test_sprite_path_choices_keep_several_paths_and_z_picks_one(tmp_path):
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_path=3, sprite_path_choices=2)
+    assert g.get_layer("sprite_shift").kernel.shape == (64, 2 * 3 * 2)
+    inputs = [np.zeros((2, 16, 16, 3), "float32"), np.ones((2, 6), "float32"), np.array([[1, 0, 0], [0, 1, 0]], "float32")]
+    paths, chosen = (N(t) for t in keras.Model(g.inputs, [g.get_layer("sprite_shift_paths").output,
+                                                          g.get_layer("sprite_shift_frames").output])(inputs))
+    assert paths.shape == (2, 2, 8, 2) and np.abs(paths[0, 0] - paths[0, 1]).max() > 0  # near-zero start, yet distinct
+    np.testing.assert_array_equal(chosen, paths[[0, 1], [0, 1]])
+    with pytest.raises(ValueError, match="z_dim >= 4"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_path=3, sprite_path_choices=4)
+    with pytest.raises(ValueError, match="sprite_path > 0"):
+        conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_path_choices=2)
+    _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_path=3, sprite_path_choices=2)
+    model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0, unet_skips=True,
+                     sprite=True, sprite_path=3, sprite_path_choices=2, sprite_track_weight=1.0)
+    model.compile()
+    assert np.isfinite(model.train_on_batch(_tracked_batch(), return_dict=True)["track_l1"])
+
+
+def test_sprite_track_only_trains_the_path_by_the_track_alone():
+    """With sprite_track_only the video's losses leave the path's layers as they were (no track
+    seen); the track then moves them, and the path's L1 never reaches the mask."""
+    def step(track_only, seen):
+        model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0, unet_skips=True,
+                         sprite=True, sprite_path=3, sprite_track_weight=1.0, sprite_track_only=track_only)
+        model.compile()
+        path = [model.generator.get_layer(n) for n in ("sprite_shift_hidden", "sprite_shift")]
+        before = [w.copy() for layer in path for w in layer.get_weights()]
+        data = _tracked_batch()
+        data["track_weight"] *= seen
+        model.train_on_batch(data, return_dict=True)
+        return any(not np.allclose(a, b) for a, b in zip(before, [w for layer in path for w in layer.get_weights()]))
+
+    assert step(track_only=False, seen=0.0)  # without it, D's loss moves the path
+    assert not step(track_only=True, seen=0.0)
+    assert step(track_only=True, seen=1.0)
+    g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_path=3, sprite_track_only=True)
+    inputs = [tf.zeros((2, 16, 16, 3)), tf.ones((2, 6)), tf.ones((2, 3))]
+    with tf.GradientTape() as tape:
+        shifts = keras.Model(g.inputs, g.get_layer("sprite_shift_frames").output)(inputs, training=True)
+    mask_vars = [v for layer in g.layers if layer.name.startswith(("fg_up", "fg_mask")) for v in layer.trainable_variables]
+    assert mask_vars and all(grad is None for grad in tape.gradient(tf.reduce_sum(shifts), mask_vars))
+    with pytest.raises(ValueError, match="needs sprite_track_weight"):
+        VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, sprite=True, sprite_track_only=True)
