@@ -155,7 +155,7 @@ class VGANConfig:
     sprite_path: int = 0  # with sprite: 0, a free shift per frame; K > 0, a smooth path of K cosines over the clip (deviation)
     sprite_source: str = "drawn"  # with sprite: its colour "drawn" by G, or the first "frame"'s own pixels (deviation)
     sprite_track_weight: float = 0.0  # > 0 (with sprite): G's shift also regresses onto the real object's centroid track (deviation)
-    sprite_path_choices: int = 1  # H > 1 (with sprite_path): H paths, z picks one, the track trains the closest (winner takes all; deviation)
+    sprite_path_choices: int = 1  # H > 1 (with sprite_path): H paths and their odds, z draws one; the track trains the closest, the odds which (deviation)
     sprite_track_only: bool = False  # with sprite_track_weight: the track alone trains the path, the video's losses do not (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5

@@ -225,15 +225,18 @@ class CosinePath(layers.Layer):
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
 class NoiseChosenPath(layers.Layer):
-    """[paths (B, H, T, 2), z (B, Z >= H)] -> (B, T, 2): path number argmax(z[:, :H]), so that for
-    Gaussian z each of the H paths is drawn with probability 1 / H and one z always draws the same
-    path. Only the chosen path gets the gradient."""
+    """[paths (B, H, T, 2), odds (B, H) logits, z (B, Z)] -> (B, T, 2): the path drawn from
+    softmax(odds) by u = Phi(z[:, 0]), uniform on (0, 1) for Gaussian z (inverse-CDF sampling): the
+    first h whose cumulative probability exceeds u. One z always draws the same path, and a path
+    the odds rule out is never drawn. Only the drawn path gets the gradient."""
 
     def call(self, inputs):
-        paths, z = inputs
+        paths, odds, z = inputs
         choices = paths.shape[1]
-        chosen = ops.one_hot(ops.argmax(z[:, :choices], axis=-1), choices, dtype=paths.dtype)
-        return ops.einsum("bh,bhta->bta", chosen, paths)
+        u = 0.5 * (1.0 + ops.erf(ops.cast(z[:, :1], "float32") / 1.4142135623730951))  # (B, 1)
+        below = ops.cumsum(ops.softmax(ops.cast(odds, "float32"), axis=-1), axis=-1)[:, :-1] < u
+        index = ops.sum(ops.cast(below, "int32"), axis=-1)
+        return ops.einsum("bh,bhta->bta", ops.one_hot(index, choices, dtype=paths.dtype), paths)
 
     def compute_output_shape(self, input_shape):
         paths = input_shape[0]

@@ -140,13 +140,15 @@ def _shifts(reads, frames, name="skip_shift", path_terms=0, choices=1, z=None):
     """[text code, z, ...] (B, D) -> (B, frames, 2): a translation per frame, in (-1, 1) of the
     frame's size, free at every frame or, with path_terms = K > 0, a smooth path of K cosines
     (`CosinePath`). The last layer starts at zero, so at initialisation nothing moves. With
-    `choices` = H > 1 paths (B, H, frames, 2) (layer `name`_paths), `z` picks one (`NoiseChosenPath`);
-    their last layer starts near zero, so that they differ."""
+    `choices` = H > 1 paths (B, H, frames, 2) (layer `name`_paths) and their odds (B, H) (`name`_odds),
+    `z` draws one by the odds (`NoiseChosenPath`); the paths' last layer starts near zero, so that
+    they differ, the odds' at zero, so that they start even."""
     h = layers.Dense(64, activation="relu", name=name + "_hidden")(reads)
     if path_terms and choices > 1:
         c = layers.Dense(choices * path_terms * 2, kernel_initializer=INIT, name=name)(h)
         paths = CosinePath(frames, name=name + "_paths")(layers.Reshape((choices, path_terms * 2), name=name + "_choices")(c))
-        return NoiseChosenPath(name=name + "_frames")([paths, z])
+        odds = layers.Dense(choices, kernel_initializer="zeros", name=name + "_odds")(h)
+        return NoiseChosenPath(name=name + "_frames")([paths, odds, z])
     if path_terms:
         return CosinePath(frames, name=name + "_frames")(layers.Dense(path_terms * 2, kernel_initializer="zeros", name=name)(h))
     s = layers.Dense(frames * 2, activation="tanh", kernel_initializer="zeros", name=name)(h)
@@ -207,8 +209,9 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame.
     sprite_source "frame" takes the sprite's colour from the first frame itself, so that only the
     mask is drawn and the object that moves is the frame's own, pixel for pixel.
-    sprite_path_choices = H > 1 (with sprite_path): H paths per [text code, z, where], of which z
-    picks one, so that a caption whose object may go either way (a bounce) can have both.
+    sprite_path_choices = H > 1 (with sprite_path): H paths per [text code, z, where] and their
+    odds, from which z draws one, so that a caption whose object may go either way (a bounce) can
+    have both.
     sprite_track_only: the video's losses do not reach the path, nor the path the mask; a loss on
     the path itself (VideoGAN's sprite_track_weight) trains it."""
     if moving_skips and not (unet_skips and text_dim):

@@ -28,8 +28,9 @@ the first frame's own (models/vgan.py). With `sprite_track_weight` > 0 (a deviat
 the mean |shift - "track"| over the entries where "track_weight" is 1: the real object's centroid displacement
 from frame 0 (B, T, 2) (evaluation.motion.object_tracks), where it is seen, in the clips conditioned on their
 own first frame. The shift is told how the object moved in the clip whose first frame G was given. With
-`sprite_path_choices` = H > 1 G keeps H paths, z picks one, and the track trains the closest (relaxed winner
-takes all, `winner_takes_all_l1`); with `sprite_track_only` the track is all that trains the path.
+`sprite_path_choices` = H > 1 G keeps H paths and their odds, z draws one by the odds, the track trains the
+closest (relaxed winner takes all, `winner_takes_all_l1`) and the odds learn which was closest
+(`winner_cross_entropy`, logged as "path_choice"); with `sprite_track_only` the track is all that trains the path.
 
 `train_step` takes a dict: "video" (B, T, S, S, 3) in [-1, 1]; optionally "first_frame" (B, S, S, 3),
 the frame to condition on (default: the clip's own first frame; a StackGAN frame when training on
@@ -52,7 +53,7 @@ from keras import ops
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
-from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability, winner_takes_all_l1
+from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability, winner_cross_entropy, winner_takes_all_l1
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
 
@@ -113,15 +114,16 @@ class VideoGAN(TwoOptimizerGAN):
                                                attribute_classes=sum(NUM_VALUES) if attribute_weight else 0,
                                                projection=projection_d, attribute_head=attribute_head)
         self.sprite_track_weight = sprite_track_weight
-        if sprite_track_only and not sprite_track_weight:
-            raise ValueError("sprite_track_only leaves the sprite's path to the track alone: it needs sprite_track_weight > 0")
+        if (sprite_track_only or sprite_path_choices > 1) and not sprite_track_weight:
+            raise ValueError("sprite_track_only (the track alone trains the path) and sprite_path_choices > 1 (the track "
+                             "trains the paths' odds) need sprite_track_weight > 0")
         if sprite_track_weight:
             if not sprite:
                 raise ValueError("sprite_track_weight supervises the sprite's shift: it needs sprite")
             # The same layers with every path (B, H, T, 2) as a fourth output, out of Keras' tracking (nothing new to save).
-            paths = self.generator.get_layer("sprite_shift_paths" if sprite_path_choices > 1 else "sprite_shift_frames").output
-            with_paths = keras.Model(self.generator.inputs,
-                                     self.generator.outputs + [paths if sprite_path_choices > 1 else ops.expand_dims(paths, 1)])
+            outputs = self.generator.outputs + ([self.generator.get_layer(n).output for n in ("sprite_shift_paths", "sprite_shift_odds")]
+                                                if sprite_path_choices > 1 else [ops.expand_dims(self.generator.get_layer("sprite_shift_frames").output, 1)])
+            with_paths = keras.Model(self.generator.inputs, outputs)
             self._with_paths = lambda inputs: with_paths(inputs, training=True)
         self.ema_generator = None
         if ema_decay:
@@ -131,7 +133,8 @@ class VideoGAN(TwoOptimizerGAN):
         self.noise = ReplicaSeedGenerator(seed)
         self.track(("d_loss", "g_loss", "mask_l1", "recon_l1", "d_real", "d_fake") + (("d_wrong",) if variant == "text" else ())
                    + (("attribute_real", "attribute_fake") if attribute_weight else ())
-                   + (("guide_fake",) if frame_guide_weight else ()) + (("track_l1",) if sprite_track_weight else ()))
+                   + (("guide_fake",) if frame_guide_weight else ()) + (("track_l1",) if sprite_track_weight else ())
+                   + (("path_choice",) if sprite_track_weight and sprite_path_choices > 1 else ()))
         self.built = True
 
     def use_frame_guide(self, guide: keras.Model) -> None:
@@ -205,7 +208,7 @@ class VideoGAN(TwoOptimizerGAN):
 
         with tf.GradientTape() as tape:
             if self.sprite_track_weight:
-                fake, mask, _, paths = self._with_paths(inputs)
+                fake, mask, _, paths, *odds = self._with_paths(inputs)
             else:
                 fake, mask, _ = self.generator(inputs, training=True)
             fake_logit_g, fake_attributes = self._discriminate(fake, embedding)
@@ -222,6 +225,9 @@ class VideoGAN(TwoOptimizerGAN):
             if self.sprite_track_weight:
                 track_l1 = winner_takes_all_l1(paths, data["track"], data["track_weight"])
                 g_loss = g_loss + self.sprite_track_weight * track_l1
+                if odds:
+                    path_choice = winner_cross_entropy(odds[0], paths, data["track"], data["track_weight"])
+                    g_loss = g_loss + self.sprite_track_weight * path_choice
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
         if self.ema_generator is not None:
@@ -237,4 +243,6 @@ class VideoGAN(TwoOptimizerGAN):
             values["guide_fake"] = guide_fake
         if self.sprite_track_weight:
             values["track_l1"] = track_l1
+            if odds:
+                values["path_choice"] = path_choice
         return self.update_metrics(values)

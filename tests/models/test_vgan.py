@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_t2v.models.layers import CosinePath, NoiseChosenPath, TranslatedCopies, TwoStreamComposite
-from keras_t2v.models.losses import winner_takes_all_l1
+from keras_t2v.models.losses import winner_cross_entropy, winner_takes_all_l1
 from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
 from keras_t2v.models.vgan_model import VideoGAN
 
@@ -527,15 +527,19 @@ def test_cosine_path_takes_several_paths_per_clip():
     np.testing.assert_allclose(paths[1, 2], N(CosinePath(8)(coefficients[1, 2][None]))[0], atol=1e-6)
 
 
-def test_noise_chosen_path_is_the_one_where_z_is_largest():
-    paths = np.arange(2 * 3 * 4 * 2, dtype="float32").reshape(2, 3, 4, 2)
-    z = np.array([[0.1, 2.0, -1.0, 9.0], [0.5, -0.3, 0.2, -9.0]], "float32")  # only the first 3 entries choose
-    np.testing.assert_array_equal(N(NoiseChosenPath()([paths, z])), paths[[0, 1], [1, 0]])
+def test_noise_chosen_path_draws_by_the_odds_with_the_first_noise_entry():
+    """u = Phi(z[:, 0]) picks the first path whose cumulative probability exceeds u."""
+    paths = np.arange(4 * 3 * 2 * 2, dtype="float32").reshape(4, 3, 2, 2)
+    even, sure = np.zeros(3, "float32"), np.array([-20.0, 20.0, -20.0], "float32")
+    odds = np.stack([even, even, even, sure])
+    z = np.array([[-2.0, 5.0], [0.0, 5.0], [2.0, -5.0], [2.0, 0.0]], "float32")  # u = 0.023, 0.5, 0.977, 0.977
+    np.testing.assert_array_equal(N(NoiseChosenPath()([paths, odds, z])), paths[[0, 1, 2, 3], [0, 1, 2, 1]])
 
 
 def test_winner_takes_all_l1_pays_mostly_for_the_closest_path():
     """Clip 0's track is path 1 exactly, clip 1's is 0.5 from path 0 and 1.5 from path 1 on its two
-    weighted frames (frame 2 is not seen): (0.95 x 0 + 0.05 x 8 x 1.0 + 0.95 x 2 x 2 x 0.5 + 0.05 x 2 x 2 x 1.5) / (8 + 4)."""
+    weighted frames (frame 2 is not seen): (0.95 x 0 + 0.05 x 8 x 1.0 + 0.95 x 2 x 2 x 0.5 + 0.05 x 2 x 2 x 1.5) / (8 + 4).
+    The odds learn those winners, path 1 then path 0, by their cross-entropy; a clip with no entry is left out."""
     track = np.zeros((2, 4, 2), "float32")
     paths = np.stack([np.stack([np.ones((4, 2)), np.zeros((4, 2))]), np.stack([np.full((4, 2), 0.5), np.full((4, 2), 1.5)])]).astype("float32")
     weight = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
@@ -543,6 +547,12 @@ def test_winner_takes_all_l1_pays_mostly_for_the_closest_path():
     np.testing.assert_allclose(N(winner_takes_all_l1(paths, track, weight)), expected, rtol=1e-6)
     one = paths[:, :1]  # H = 1: the plain weighted mean |path - track|
     np.testing.assert_allclose(N(winner_takes_all_l1(one, track, weight)), (8 * 1.0 + 4 * 0.5) / 12, rtol=1e-6)
+    odds = np.array([[0.0, 1.0], [2.0, 0.0]], "float32")
+    log_softmax = lambda o: o - np.log(np.exp(o).sum())  # noqa: E731
+    np.testing.assert_allclose(N(winner_cross_entropy(odds, paths, track, weight)),
+                               -(log_softmax(odds[0])[1] + log_softmax(odds[1])[0]) / 2, rtol=1e-6)
+    unseen = weight * np.array([[1.0], [0.0]], "float32")
+    np.testing.assert_allclose(N(winner_cross_entropy(odds, paths, track, unseen)), -log_softmax(odds[0])[1], rtol=1e-6)
 
 
 def _tracked_batch():
@@ -555,20 +565,27 @@ def _tracked_batch():
 def test_sprite_path_choices_keep_several_paths_and_z_picks_one(tmp_path):
     g = conditional_generator(4, 16, 8, text_dim=6, z_dim=3, unet_skips=True, sprite=True, sprite_path=3, sprite_path_choices=2)
     assert g.get_layer("sprite_shift").kernel.shape == (64, 2 * 3 * 2)
-    inputs = [np.zeros((2, 16, 16, 3), "float32"), np.ones((2, 6), "float32"), np.array([[1, 0, 0], [0, 1, 0]], "float32")]
-    paths, chosen = (N(t) for t in keras.Model(g.inputs, [g.get_layer("sprite_shift_paths").output,
-                                                          g.get_layer("sprite_shift_frames").output])(inputs))
+    inputs = [np.zeros((2, 16, 16, 3), "float32"), np.ones((2, 6), "float32"), np.array([[-1, 0, 0], [1, 0, 0]], "float32")]
+    paths, odds, chosen = (N(t) for t in keras.Model(g.inputs, [g.get_layer(f"sprite_shift_{n}").output for n in ("paths", "odds", "frames")])(inputs))
     assert paths.shape == (2, 2, 8, 2) and np.abs(paths[0, 0] - paths[0, 1]).max() > 0  # near-zero start, yet distinct
+    np.testing.assert_array_equal(odds, 0.0)  # even at first: z[:, 0] < 0 draws path 0, > 0 path 1
     np.testing.assert_array_equal(chosen, paths[[0, 1], [0, 1]])
     with pytest.raises(ValueError, match="z_dim >= 4"):
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_path=3, sprite_path_choices=4)
     with pytest.raises(ValueError, match="sprite_path > 0"):
         conditional_generator(4, 16, 8, text_dim=6, z_dim=3, sprite=True, sprite_path_choices=2)
-    _trains_and_round_trips(tmp_path, unet_skips=True, sprite=True, sprite_path=3, sprite_path_choices=2)
     model = VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, seed=0, unet_skips=True,
                      sprite=True, sprite_path=3, sprite_path_choices=2, sprite_track_weight=1.0)
     model.compile()
-    assert np.isfinite(model.train_on_batch(_tracked_batch(), return_dict=True)["track_l1"])
+    logs = model.train_on_batch(_tracked_batch(), return_dict=True)
+    assert np.isfinite(logs["track_l1"]) and np.isclose(logs["path_choice"], np.log(2.0), atol=1e-3)  # even odds at the first step
+    assert np.abs(N(model.generator.get_layer("sprite_shift_odds").kernel)).max() > 0
+    model.save(tmp_path / "choices.keras")
+    loaded = keras.models.load_model(tmp_path / "choices.keras", safe_mode=True)
+    first, text, z = inputs[0], inputs[1], np.random.default_rng(2).normal(size=(2, 3)).astype("float32")
+    np.testing.assert_array_equal(N(loaded.generate(first, text, z)[0]), N(model.generate(first, text, z)[0]))
+    with pytest.raises(ValueError, match="need sprite_track_weight"):
+        VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, sprite=True, sprite_path=3, sprite_path_choices=2)
 
 
 def test_sprite_track_only_trains_the_path_by_the_track_alone():
@@ -594,5 +611,5 @@ def test_sprite_track_only_trains_the_path_by_the_track_alone():
         shifts = keras.Model(g.inputs, g.get_layer("sprite_shift_frames").output)(inputs, training=True)
     mask_vars = [v for layer in g.layers if layer.name.startswith(("fg_up", "fg_mask")) for v in layer.trainable_variables]
     assert mask_vars and all(grad is None for grad in tape.gradient(tf.reduce_sum(shifts), mask_vars))
-    with pytest.raises(ValueError, match="needs sprite_track_weight"):
+    with pytest.raises(ValueError, match="need sprite_track_weight"):
         VideoGAN("text", z_dim=3, gf_dim=4, df_dim=4, image_size=16, frames=8, text_dim=6, sprite=True, sprite_track_only=True)
