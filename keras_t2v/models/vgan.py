@@ -205,7 +205,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     one foreground and mask (B, S, S, 3 / 1) from the code, and the video's are copies of both
     translated by a shift per frame that G reads from [text code, z] and where its mask is (the
     mask's 8x8 means). The object is drawn once and moved, so it keeps its shape at every frame,
-    and its motion is the shift alone, which only the losses on the video can teach. sprite_path
+    and its motion is the shift alone, taught by the losses on the video (or a real track, VideoGAN). sprite_path
     = K > 0 makes that shift a smooth path, a sum of K cosines over the clip, not one per frame.
     sprite_source "frame" takes the sprite's colour from the first frame itself, so that only the
     mask is drawn and the object that moves is the frame's own, pixel for pixel.

@@ -53,7 +53,8 @@ from keras import ops
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
-from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability, winner_cross_entropy, winner_takes_all_l1
+from keras_t2v.models.losses import (attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability,
+                                     winner_cross_entropy, winner_takes_all_l1)
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
 
@@ -120,7 +121,7 @@ class VideoGAN(TwoOptimizerGAN):
         if sprite_track_weight:
             if not sprite:
                 raise ValueError("sprite_track_weight supervises the sprite's shift: it needs sprite")
-            # The same layers with every path (B, H, T, 2) as a fourth output, out of Keras' tracking (nothing new to save).
+            # The same layers with every path (B, H, T, 2) (and their odds) as further outputs, out of Keras' tracking (nothing new to save).
             outputs = self.generator.outputs + ([self.generator.get_layer(n).output for n in ("sprite_shift_paths", "sprite_shift_odds")]
                                                 if sprite_path_choices > 1 else [ops.expand_dims(self.generator.get_layer("sprite_shift_frames").output, 1)])
             with_paths = keras.Model(self.generator.inputs, outputs)
