@@ -35,34 +35,33 @@ def attribute_cross_entropy(logits, attributes, sizes):
     return ops.mean(ops.stack(losses))
 
 
-def _path_errors(paths, track, weight):
+def path_errors(paths, track, weight):
     """Each of H paths (B, H, T, 2) against the track (B, T, 2): the summed |path - track| over the
-    entries where weight (B, T) is 1 -> (B, H) float32."""
+    entries where weight (B, T) is 1 -> (B, H) float32, what `winner_takes_all_l1` and
+    `winner_cross_entropy` read."""
     paths, track, weight = (ops.cast(a, "float32") for a in (paths, track, weight))
     return ops.sum(ops.abs(paths - track[:, None]) * weight[:, None, :, None], axis=(2, 3))
 
 
-def winner_takes_all_l1(paths, track, weight, loser_weight: float = 0.05):
+def winner_takes_all_l1(errors, weight, loser_weight: float = 0.05):
     """Relaxed winner-takes-all L1 (Rupprecht et al. 2017, "Learning in an uncertain world"): H
-    predicted paths (B, H, T, 2) against one observed track (B, T, 2), over the (clip, frame)
-    entries where `weight` (B, T) is 1. Each clip pays (1 - loser_weight) x the L1 of its closest
-    path and loser_weight / (H - 1) x each other path's, so that the H paths split between the
-    futures a caption allows (a bounce that starts either way) instead of all learning their
+    predicted paths against one observed track, from their `path_errors` (B, H) over the (clip,
+    frame) entries where `weight` (B, T) is 1. Each clip pays (1 - loser_weight) x the L1 of its
+    closest path and loser_weight / (H - 1) x each other path's, so that the H paths split between
+    the futures a caption allows (a bounce that starts either way) instead of all learning their
     middle. With H = 1: the mean |path - track| over the weighted entries."""
-    errors = _path_errors(paths, track, weight)
-    choices = paths.shape[1]
+    choices = errors.shape[1]
     if choices > 1:
         best = ops.one_hot(ops.argmin(errors, axis=-1), choices, dtype="float32")
         errors = errors * ((1.0 - loser_weight) * best + loser_weight / (choices - 1) * (1.0 - best))
     return ops.sum(errors) / ops.maximum(2.0 * ops.sum(ops.cast(weight, "float32")), 1.0)
 
 
-def winner_cross_entropy(odds, paths, track, weight):
-    """The odds (B, H) logits learn which of the H paths (B, H, T, 2) is closest to the track
-    (B, T, 2) (`winner_takes_all_l1`'s winner), so that a caption draws the paths its clips take
-    (Rupprecht et al. 2017's second stage, trained jointly here): the mean softmax cross-entropy
-    over the clips with a weighted entry."""
-    errors = _path_errors(paths, track, weight)
+def winner_cross_entropy(odds, errors, weight):
+    """The odds (B, H) logits learn which of H paths is closest to the track (the least of their
+    `path_errors` (B, H), `winner_takes_all_l1`'s winner), so that a caption draws the paths its
+    clips take (Rupprecht et al. 2017's second stage, trained jointly here): the mean softmax
+    cross-entropy over the clips with an entry where `weight` (B, T) is 1."""
     seen = ops.cast(ops.sum(ops.cast(weight, "float32"), axis=-1) > 0, "float32")
     entropy = ops.sparse_categorical_crossentropy(ops.argmin(errors, axis=-1), ops.cast(odds, "float32"), from_logits=True)
     return ops.sum(entropy * seen) / ops.maximum(ops.sum(seen), 1.0)

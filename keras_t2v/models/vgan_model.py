@@ -54,7 +54,7 @@ from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.gan import TwoOptimizerGAN
 from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.models.losses import (attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability,
-                                     winner_cross_entropy, winner_takes_all_l1)
+                                     path_errors, winner_cross_entropy, winner_takes_all_l1)
 from keras_t2v.models.vgan import VARIANTS, conditional_generator, discriminator, unconditional_generator
 
 
@@ -224,10 +224,11 @@ class VideoGAN(TwoOptimizerGAN):
                 guide_fake = self._frame_guide_loss(fake, data["attributes"])
                 g_loss = g_loss + self.frame_guide_weight * guide_fake
             if self.sprite_track_weight:
-                track_l1 = winner_takes_all_l1(paths, data["track"], data["track_weight"])
+                errors = path_errors(paths, data["track"], data["track_weight"])
+                track_l1 = winner_takes_all_l1(errors, data["track_weight"])
                 g_loss = g_loss + self.sprite_track_weight * track_l1
                 if odds:
-                    path_choice = winner_cross_entropy(odds[0], paths, data["track"], data["track_weight"])
+                    path_choice = winner_cross_entropy(odds[0], errors, data["track_weight"])
                     g_loss = g_loss + self.sprite_track_weight * path_choice
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))

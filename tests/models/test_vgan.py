@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from keras_t2v.models.layers import CosinePath, NoiseChosenPath, TranslatedCopies, TwoStreamComposite
-from keras_t2v.models.losses import winner_cross_entropy, winner_takes_all_l1
+from keras_t2v.models.losses import path_errors, winner_cross_entropy, winner_takes_all_l1
 from keras_t2v.models.vgan import conditional_generator, discriminator, unconditional_generator
 from keras_t2v.models.vgan_model import VideoGAN
 
@@ -544,15 +544,17 @@ def test_winner_takes_all_l1_pays_mostly_for_the_closest_path():
     paths = np.stack([np.stack([np.ones((4, 2)), np.zeros((4, 2))]), np.stack([np.full((4, 2), 0.5), np.full((4, 2), 1.5)])]).astype("float32")
     weight = np.array([[1, 1, 1, 1], [1, 1, 0, 0]], "float32")
     expected = (0.05 * 8 * 1.0 + 0.95 * 4 * 0.5 + 0.05 * 4 * 1.5) / 12
-    np.testing.assert_allclose(N(winner_takes_all_l1(paths, track, weight)), expected, rtol=1e-6)
-    one = paths[:, :1]  # H = 1: the plain weighted mean |path - track|
-    np.testing.assert_allclose(N(winner_takes_all_l1(one, track, weight)), (8 * 1.0 + 4 * 0.5) / 12, rtol=1e-6)
+    errors = path_errors(paths, track, weight)
+    np.testing.assert_allclose(N(errors), [[8.0, 0.0], [2.0, 6.0]], rtol=1e-6)
+    np.testing.assert_allclose(N(winner_takes_all_l1(errors, weight)), expected, rtol=1e-6)
+    one = errors[:, :1]  # H = 1: the plain weighted mean |path - track|
+    np.testing.assert_allclose(N(winner_takes_all_l1(one, weight)), (8 * 1.0 + 4 * 0.5) / 12, rtol=1e-6)
     odds = np.array([[0.0, 1.0], [2.0, 0.0]], "float32")
     log_softmax = lambda o: o - np.log(np.exp(o).sum())  # noqa: E731
-    np.testing.assert_allclose(N(winner_cross_entropy(odds, paths, track, weight)),
+    np.testing.assert_allclose(N(winner_cross_entropy(odds, errors, weight)),
                                -(log_softmax(odds[0])[1] + log_softmax(odds[1])[0]) / 2, rtol=1e-6)
     unseen = weight * np.array([[1.0], [0.0]], "float32")
-    np.testing.assert_allclose(N(winner_cross_entropy(odds, paths, track, unseen)), -log_softmax(odds[0])[1], rtol=1e-6)
+    np.testing.assert_allclose(N(winner_cross_entropy(odds, path_errors(paths, track, unseen), unseen)), -log_softmax(odds[0])[1], rtol=1e-6)
 
 
 def _tracked_batch():
