@@ -2,7 +2,8 @@
 
 For a run trained with `vgan.moving_skips`, the generator predicts from [text code, z] a shift per
 frame for the first frame's encoder maps; with `vgan.sprite`, from [text code, z, where its mask is]
-a shift per frame for its one foreground (models/vgan.py). For the evaluation's test captions and
+a shift per frame for its one foreground (models/vgan.py), and with `vgan.sprite_path_choices` the
+mean odds of each path per motion. For the evaluation's test captions and
 seeds (as experiments/video_frame_attributes.py), this prints per motion, in pixels of the 64x64
 frame: the real clips' object displacement from frame 0 to frame 31 (centroid, as the rule-based
 motion judge tracks it), the generator's skip shift from frame 0 to frame 31, and the displacement of
@@ -50,33 +51,39 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     names = {layer.name for layer in g.layers} & {"skip_shift_frames", "sprite_shift_frames"}
     if not names:
         raise SystemExit(f"{run_dir}: its video generator moves nothing (vgan.moving_skips and vgan.sprite are off)")
-    shift_of = keras.Model(g.inputs, g.get_layer(names.pop()).output)
+    has_odds = "sprite_shift_odds" in {layer.name for layer in g.layers}  # vgan.sprite_path_choices > 1
+    shift_of = keras.Model(g.inputs, [g.get_layer(names.pop()).output] + ([g.get_layer("sprite_shift_odds").output] if has_odds else []))
     real, attributes, captions = real_clips(run, "test", n)
     motion = attributes[:, ATTRIBUTE_NAMES.index("motion")]
     axis = np.isin(motion, (UP, DOWN, UP_DOWN)).astype(int)  # 1: along y
     outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, n, batch)]
     fake = np.concatenate([o.frames for o in outputs])
-    shifts = []
+    shifts, odds = [], []
     for start in range(0, n, batch):  # the z the pipeline drew for this batch (after Stage-I's)
         rng = np.random.default_rng(start)
         codes = pipe.codes(captions[start : start + batch])
         z_image = rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1])).astype("float32")
         first = keras.ops.convert_to_numpy(pipe.image_generator([codes, z_image])[0])  # the sprite's shift also reads where its mask is
         z = rng.normal(size=(len(codes), pipe.config.vgan.z_dim)).astype("float32")
-        shifts.append(keras.ops.convert_to_numpy(shift_of([first, codes, z])))
+        out = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(shift_of([first, codes, z]))]
+        shifts.append(out[0])
+        odds.append(keras.ops.convert_to_numpy(keras.ops.softmax(out[1])) if has_odds else np.zeros((len(codes), 0)))
     size = real.shape[2]
     shifts = np.concatenate(shifts) * size  # (n, T, 2) pixels
+    odds = np.concatenate(odds)  # (n, H) probabilities of the paths, H = 0 without vgan.sprite_path_choices
     predicted_path = np.abs(np.diff(np.take_along_axis(shifts, axis[:, None, None], axis=2)[..., 0], axis=1)).sum(1)
     real_moves, fake_moves = displacement_and_path(real, axis), displacement_and_path(fake, axis)
     print(f"{run_dir}, test captions (N = {n}), pixels of the {size}x{size} frame; net (x, y) from frame 0 to the last, path along the motion axis")
-    print("| motion | clips | real net | real path | shift t=31 - t=0 | shift path | video net | video path |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| motion | clips | real net | real path | shift t=31 - t=0 | shift path | video net | video path |"
+          + (" odds of the paths |" if has_odds else ""))
+    print("|---" * (9 if has_odds else 8) + "|")
     for m, name in enumerate(MOTIONS):
         rows = motion == m
         pair = lambda a: f"({np.nanmean(a[:, 0]):+.1f}, {np.nanmean(a[:, 1]):+.1f})"  # noqa: E731
         print(f"| {name} | {rows.sum()} | {pair(real_moves[rows])} | {np.nanmean(real_moves[rows, 2]):.1f} | "
               f"{pair(shifts[rows, -1] - shifts[rows, 0])} | {predicted_path[rows].mean():.1f} | "
-              f"{pair(fake_moves[rows])} | {np.nanmean(fake_moves[rows, 2]):.1f} |")
+              f"{pair(fake_moves[rows])} | {np.nanmean(fake_moves[rows, 2]):.1f} |"
+              + (" " + " / ".join(f"{p:.2f}" for p in odds[rows].mean(0)) + " |" if has_odds else ""))
 
 
 if __name__ == "__main__":
