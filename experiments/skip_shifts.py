@@ -48,11 +48,12 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     run = Run.load(run_dir)
     pipe = TextToVideo.from_pretrained(run_dir)
     g = pipe.video_generator
-    names = {layer.name for layer in g.layers} & {"skip_shift_frames", "sprite_shift_frames"}
+    layer_names = {layer.name for layer in g.layers}
+    names = layer_names & {"skip_shift_frames", "sprite_shift_frames"}
     if not names:
         raise SystemExit(f"{run_dir}: its video generator moves nothing (vgan.moving_skips and vgan.sprite are off)")
-    has_odds = "sprite_shift_odds" in {layer.name for layer in g.layers}  # vgan.sprite_path_choices > 1
-    shift_of = keras.Model(g.inputs, [g.get_layer(names.pop()).output] + ([g.get_layer("sprite_shift_odds").output] if has_odds else []))
+    has_odds = "sprite_shift_odds" in layer_names  # vgan.sprite_path_choices > 1
+    shift_of = keras.Model(g.inputs, [g.get_layer(name).output for name in [names.pop()] + ["sprite_shift_odds"] * has_odds])
     real, attributes, captions = real_clips(run, "test", n)
     motion = attributes[:, ATTRIBUTE_NAMES.index("motion")]
     axis = np.isin(motion, (UP, DOWN, UP_DOWN)).astype(int)  # 1: along y
@@ -65,12 +66,12 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
         z_image = rng.normal(size=(len(codes), pipe.image_generator.inputs[1].shape[-1])).astype("float32")
         first = keras.ops.convert_to_numpy(pipe.image_generator([codes, z_image])[0])  # the sprite's shift also reads where its mask is
         z = rng.normal(size=(len(codes), pipe.config.vgan.z_dim)).astype("float32")
-        out = [keras.ops.convert_to_numpy(o) for o in keras.tree.flatten(shift_of([first, codes, z]))]
-        shifts.append(out[0])
-        odds.append(keras.ops.convert_to_numpy(keras.ops.softmax(out[1])) if has_odds else np.zeros((len(codes), 0)))
+        shift, *logits = shift_of([first, codes, z])
+        shifts.append(keras.ops.convert_to_numpy(shift))
+        odds += [keras.ops.convert_to_numpy(keras.ops.softmax(o)) for o in logits]
     size = real.shape[2]
     shifts = np.concatenate(shifts) * size  # (n, T, 2) pixels
-    odds = np.concatenate(odds)  # (n, H) probabilities of the paths, H = 0 without vgan.sprite_path_choices
+    odds = np.concatenate(odds) if has_odds else None  # (n, H) probabilities of the paths
     predicted_path = np.abs(np.diff(np.take_along_axis(shifts, axis[:, None, None], axis=2)[..., 0], axis=1)).sum(1)
     real_moves, fake_moves = displacement_and_path(real, axis), displacement_and_path(fake, axis)
     print(f"{run_dir}, test captions (N = {n}), pixels of the {size}x{size} frame; net (x, y) from frame 0 to the last, path along the motion axis")
