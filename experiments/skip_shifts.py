@@ -7,8 +7,9 @@ mean odds of each path per motion. For the evaluation's test captions and
 seeds (as experiments/video_frame_attributes.py), this prints per motion, in pixels of the 64x64
 frame: the real clips' object displacement from frame 0 to frame 31 (centroid, as the rule-based
 motion judge tracks it), the generator's skip shift from frame 0 to frame 31, and the displacement of
-the generated video's object; and the path along the motion axis (bounces reverse, so their net
-displacement says little).
+the generated video's object; the path along the motion axis (bounces reverse, so their net
+displacement says little); and where the object starts, real and generated (a linear motion starts
+on the side it leaves from, so a video can only travel as far as its first frame, Stage-I's, allows).
 
     python experiments/skip_shifts.py runs/jm
     python experiments/skip_shifts.py runs/js
@@ -29,18 +30,19 @@ from keras_t2v.runs import Run
 
 
 def displacement_and_path(videos: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """(N, T, S, S, 3) uint8, motion axis per clip (N,) 0 = x, 1 = y -> (N, 3): net (x, y)
-    displacement of the object's centroid from the first to the last frame where it is seen, and
-    the path travelled along the motion axis; NaN for clips without an object."""
+    """(N, T, S, S, 3) uint8, motion axis per clip (N,) 0 = x, 1 = y -> (N, 5): net (x, y)
+    displacement of the object's centroid from the first to the last frame where it is seen, the
+    path travelled along the motion axis, and the (x, y) where it is first seen; NaN for clips
+    without an object."""
     rows = []
     for video, a in zip(videos, axis):
         centers = centroid_trajectory(video)
         centers = centers[~np.isnan(centers).any(axis=1)]
         if len(centers) < 2:
-            rows.append((np.nan, np.nan, np.nan))
+            rows.append((np.nan,) * 5)
             continue
         net = centers[-1] - centers[0]
-        rows.append((net[0], net[1], np.abs(np.diff(centers[:, a])).sum()))
+        rows.append((net[0], net[1], np.abs(np.diff(centers[:, a])).sum(), *centers[0]))
     return np.array(rows)
 
 
@@ -75,15 +77,16 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     predicted_path = np.abs(np.diff(np.take_along_axis(shifts, axis[:, None, None], axis=2)[..., 0], axis=1)).sum(1)
     real_moves, fake_moves = displacement_and_path(real, axis), displacement_and_path(fake, axis)
     print(f"{run_dir}, test captions (N = {n}), pixels of the {size}x{size} frame; net (x, y) from frame 0 to the last, path along the motion axis")
-    print("| motion | clips | real net | real path | shift t=31 - t=0 | shift path | video net | video path |"
+    print("| motion | clips | real net | real path | shift t=31 - t=0 | shift path | video net | video path | real start | video start |"
           + (" odds of the paths |" if has_odds else ""))
-    print("|---" * (9 if has_odds else 8) + "|")
+    print("|---" * (11 if has_odds else 10) + "|")
     for m, name in enumerate(MOTIONS):
         rows = motion == m
         pair = lambda a: f"({np.nanmean(a[:, 0]):+.1f}, {np.nanmean(a[:, 1]):+.1f})"  # noqa: E731
         print(f"| {name} | {rows.sum()} | {pair(real_moves[rows])} | {np.nanmean(real_moves[rows, 2]):.1f} | "
               f"{pair(shifts[rows, -1] - shifts[rows, 0])} | {predicted_path[rows].mean():.1f} | "
-              f"{pair(fake_moves[rows])} | {np.nanmean(fake_moves[rows, 2]):.1f} |"
+              f"{pair(fake_moves[rows])} | {np.nanmean(fake_moves[rows, 2]):.1f} | "
+              f"{pair(real_moves[rows, 3:])} | {pair(fake_moves[rows, 3:])} |"
               + (" " + " / ".join(f"{p:.2f}" for p in odds[rows].mean(0)) + " |" if has_odds else ""))
 
 

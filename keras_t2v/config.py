@@ -119,6 +119,7 @@ class StackGANConfig:
     d_pretrain_epochs: int = 0  # > 0 (needs attribute_weight): D's trunk and attribute head first learn real frames' attributes alone (deviation)
     conditional_bn: bool = False  # Stage-I G: every BatchNorm takes scale and offset from the CA code (deviation)
     projection_d: bool = False  # Stage-I D: projection head (Miyato & Koyama 2018) instead of concat + conv (deviation)
+    motion_head: bool = False  # D's attribute head (and guide) also name the motion, which sets where a clip's object starts (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     lr_decay_epochs: int = 50  # halve the learning rate every N epochs (TF Stage-I cfg)

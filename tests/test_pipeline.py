@@ -273,7 +273,8 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     """stackgan.d_pretrain_epochs: D's trunk and attribute head learn real frames' attributes
     before the GAN; the losses, val accuracies and a TensorBoard curve are kept. With
     stackgan.guide_weight, G also answers to a frozen copy of that classifier, and with
-    vgan.frame_guide_weight so does the video generator, frame by frame."""
+    vgan.frame_guide_weight so does the video generator, frame by frame, on the frame attributes
+    alone when stackgan.motion_head has the classifier name the motion too."""
     from keras_t2v.checkpoints import CheckpointManager
     from keras_t2v.config import ConfigError
     from keras_t2v.evaluation.curves import read_curves
@@ -286,7 +287,7 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
                "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0"])
     root = tmp_path / "pretrained_d"
     guided = [*common, "--run-dir", str(root), "--set", "stackgan.attribute_weight=1.0", "--set", "stackgan.guide_weight=1.0",
-              "--set", "vgan.variant=text", "--set", "vgan.frame_guide_weight=1.0"]
+              "--set", "stackgan.motion_head=true", "--set", "vgan.variant=text", "--set", "vgan.frame_guide_weight=1.0"]
     assert train([*guided, "--stage", "words,stackgan,vgan", "--set", "vgan.epochs=1"]) == 0
     assert json.loads((root / "stackgan" / "report.json").read_text())["final"]["guide_fake"] > 0
     assert json.loads((root / "vgan" / "report.json").read_text())["final"]["guide_fake"] > 0
@@ -296,7 +297,7 @@ def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     assert json.loads((root / "vgan" / "report.json").read_text())["final"]["guide_fake"] > 0
     pretrain = json.loads((root / "stackgan" / "d_pretrain.json").read_text())
     assert len(pretrain["loss"]) == 4 and pretrain["loss"][-1] < pretrain["loss"][0]
-    assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background"}
+    assert set(pretrain["val_accuracy"]) == {"shape", "color", "size", "background", "motion"}
     assert all(0.0 <= v <= 1.0 for v in pretrain["val_accuracy"].values())
     epochs, losses = read_curves(root / "logs" / "stackgan" / "d_pretrain")["train/loss"]
     np.testing.assert_array_equal(epochs, [1, 2, 3, 4])

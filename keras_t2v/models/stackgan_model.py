@@ -14,7 +14,10 @@ classifies a frame's shape, colour, size and background; D adds attribute_weight
 `guide_weight` G also pays guide_weight * CE(guide(fake) -> its caption's attributes), where the
 guide is a frozen copy of D's trunk and attribute head taken when D's pre-training as a classifier
 ends (`freeze_guide`): a fixed judge of what G drew, as AttnGAN's pre-trained DAMSM (Xu et al.
-2018) is for words, where D's own head moves with the game.
+2018) is for words, where D's own head moves with the game. With `motion_head` (a deviation) the
+attribute head and the guide also name the caption's motion from the frame: the first frame of a
+clip shows where its object starts (the right side for "left", the top for "down"), so G learns to
+put it there; its logits follow the frame attributes' 14, which stay the first.
 `conditional_bn` and `projection_d` (deviations) condition G's every BatchNorm on the CA code and
 make D a projection discriminator; see models/stackgan.py.
 """
@@ -25,7 +28,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
@@ -44,15 +47,18 @@ class StackGANStageI(TwoOptimizerGAN):
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
                  kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, guide_weight=0.0, conditional_bn=False,
-                 projection_d=False, seed=None, **kwargs):
+                 projection_d=False, motion_head=False, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
                              classify_fakes=classify_fakes, guide_weight=guide_weight, conditional_bn=conditional_bn,
-                             projection_d=projection_d, seed=seed)
+                             projection_d=projection_d, motion_head=motion_head, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
         self.classify_fakes, self.guide_weight = classify_fakes, guide_weight
-        self.attribute_sizes = tuple(NUM_VALUES[i] for i in FRAME_COLUMNS)
+        if motion_head and not attribute_weight:
+            raise ValueError("motion_head adds the motion to D's attribute head: it needs attribute_weight > 0")
+        self.attribute_columns = FRAME_COLUMNS + ((ATTRIBUTE_NAMES.index("motion"),) if motion_head else ())
+        self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.attribute_columns)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
         cond_dim = embed_dim if variant == "tf" else c_dim
         build_discriminator = lambda: stage1_discriminator(  # noqa: E731
@@ -84,15 +90,15 @@ class StackGANStageI(TwoOptimizerGAN):
         return embedding if self.variant == "tf" else ops.stop_gradient(mu)
 
     def _discriminate(self, image, condition):
-        """(logits (B, 1), attribute logits (B, 14) or None)."""
+        """(logits (B, 1), attribute logits (B, 14, or 20 with motion_head) or None)."""
         out = self.discriminator([image, condition], training=True)
         return (out[0], out[1]) if self.attribute_weight else (out, None)
 
     def _attribute_loss(self, logits, attributes):
-        return attribute_cross_entropy(logits, ops.take(attributes, FRAME_COLUMNS, axis=1), self.attribute_sizes)
+        return attribute_cross_entropy(logits, ops.take(attributes, self.attribute_columns, axis=1), self.attribute_sizes)
 
     def attribute_classifier(self, discriminator: keras.Model | None = None) -> keras.Model:
-        """image (B, S, S, 3) -> attribute logits (B, 14): D's trunk and auxiliary head as a model of
+        """image (B, S, S, 3) -> attribute logits (B, 14, or 20 with motion_head): D's trunk and auxiliary head as a model of
         their own that shares D's weights (stackgan.d_pretrain_epochs trains it before the GAN)."""
         if not self.attribute_weight:
             raise ValueError("the discriminator has no attribute head: attribute_weight is 0")

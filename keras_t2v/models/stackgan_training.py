@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_t2v.config import ConfigError
-from keras_t2v.data.attributes import FRAME_ATTRIBUTES, FRAME_COLUMNS, one_hot
+from keras_t2v.data.attributes import ATTRIBUTE_NAMES, one_hot
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluation import in_training
 from keras_t2v.export import save_image, to_float, to_uint8
@@ -138,7 +138,7 @@ def pretrain_discriminator(run: Run, model: StackGANStageI, train, val) -> dict:
     beta1). `train`, `val`: KeyFrames, frames (N, 3, S, S, 3) uint8 (the first is used) and attributes (N, 5).
     Returns {"loss": per epoch, "val_accuracy": {attribute: fraction of val first frames right}}."""
     sg = run.config.stackgan
-    columns = list(FRAME_COLUMNS)
+    columns = list(model.attribute_columns)
     data = (tf.data.Dataset.from_tensor_slices((train.frames[:, 0], train.attributes[:, columns].astype(np.int32)))
             .shuffle(len(train.frames), seed=run.config.train.seed)
             .batch(sg.batch_size, drop_remainder=True)
@@ -151,8 +151,8 @@ def pretrain_discriminator(run: Run, model: StackGANStageI, train, val) -> dict:
                              callbacks=[keras.callbacks.TensorBoard(str(run.log_dir("stackgan") / "d_pretrain"), write_graph=False)])
     logits = classifier.predict(to_float(val.frames[:, 0]), batch_size=256, verbose=0)
     starts = np.cumsum([0, *model.attribute_sizes])
-    right = {name: float(np.mean(logits[:, starts[k] : starts[k + 1]].argmax(1) == val.attributes[:, column]))
-             for k, (name, column) in enumerate(zip(FRAME_ATTRIBUTES, columns))}
+    right = {ATTRIBUTE_NAMES[column]: float(np.mean(logits[:, starts[k] : starts[k + 1]].argmax(1) == val.attributes[:, column]))
+             for k, column in enumerate(columns)}
     return {"loss": [float(v) for v in history.history["loss"]], "val_accuracy": right}
 
 
@@ -165,6 +165,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         raise ConfigError("stackgan.guide_weight copies D after its pre-training as a classifier: set stackgan.d_pretrain_epochs > 0")
     if sg.classify_fakes and not sg.attribute_weight:
         raise ConfigError("stackgan.classify_fakes trains D's attribute head on fakes: set stackgan.attribute_weight > 0")
+    if sg.motion_head and not sg.attribute_weight:
+        raise ConfigError("stackgan.motion_head adds the motion to D's attribute head: set stackgan.attribute_weight > 0")
     out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, sg.epochs, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
@@ -181,7 +183,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         model = StackGANStageI(embed_dim=codes.shape[1], c_dim=sg.c_dim, z_dim=sg.z_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim,
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
                                attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight,
-                               conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, seed=cfg.train.seed)
+                               conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, motion_head=sg.motion_head,
+                               seed=cfg.train.seed)
         set_generation_noise(model.generator, sg.generation_noise)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 

@@ -287,6 +287,26 @@ def test_attribute_classifier_is_the_discriminators_trunk_and_auxiliary_head():
         StackGANStageI(12, 8, 6, 4, 4, 16, "tf", seed=0).attribute_classifier()
 
 
+def test_motion_head_names_the_motion_after_the_frame_attributes(tmp_path):
+    """stackgan.motion_head: D's attribute head (and the guide) gain the motion's 6 logits after the
+    frame attributes' 14, and the attribute loss is the mean CE over those five slices."""
+    attributes = np.array([[0, 1, 0, 2, 1], [1, 2, 1, 3, 0], [2, 3, 0, 4, 2], [0, 5, 1, 5, 1]] * 2, "int32")
+    model = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", attribute_weight=1.0, guide_weight=1.0, motion_head=True, seed=0)
+    assert model.attribute_classifier().output_shape == model.guide.output_shape == (None, 3 + 6 + 2 + 3 + 6)
+    logits = np.random.default_rng(0).normal(size=(8, 20)).astype("float32")
+    slices = [(0, 3, 0), (3, 9, 1), (9, 11, 2), (11, 14, 4), (14, 20, 3)]  # (first, last logit, attribute column)
+    by_hand = np.mean([np.mean(-N(keras.ops.log_softmax(logits[:, a:b]))[np.arange(8), attributes[:, c]]) for a, b, c in slices])
+    assert float(N(model._attribute_loss(logits, attributes))) == pytest.approx(by_hand, rel=1e-5)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.01), g_optimizer=keras.optimizers.SGD(0.01))
+    logs = model.train_on_batch(_batch() | {"attributes": attributes}, return_dict=True)
+    assert all(np.isfinite(v) for v in logs.values())
+    model.save(tmp_path / "motion.keras")
+    loaded = keras.models.load_model(tmp_path / "motion.keras", safe_mode=True)
+    assert loaded.attribute_sizes == (3, 6, 2, 3, 6) and loaded.guide.output_shape == (None, 20)
+    with pytest.raises(ValueError, match="needs attribute_weight"):
+        StackGANStageI(12, 8, 6, 4, 4, 16, "tf", motion_head=True)
+
+
 def test_conditional_batch_norm_matches_hand_computation():
     rng = np.random.default_rng(0)
     x, condition = rng.normal(2.0, 3.0, (6, 4, 4, 5)).astype("float32"), rng.normal(size=(6, 3)).astype("float32")
