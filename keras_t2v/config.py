@@ -244,9 +244,12 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
 # classifier + weak KL, D pre-trained and kept as a frozen guide for 24 epochs (README "Both
 # together"); the same in the video GAN with a flattened attribute head, EMA, and StackGAN first
 # frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
-# (README "A frozen frame judge", "Nearest upsampling"); and U-Net skips from its frame encoder (README
-# "U-Net skips"). About 146 minutes on a 2-core CPU. The model shipped in
-# keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
+# (README "A frozen frame judge", "Nearest upsampling"); U-Net skips from its frame encoder (README
+# "U-Net skips"); a 2D sprite moved along one of two paths that the real object's track teaches,
+# its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
+# the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
+# 'down' is short"). About 107 minutes on a 2-core Xeon. The model shipped in keras_t2v/pretrained
+# was trained with it (its word vectors compacted, see compact_fasttext).
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "joint.clip_frames": 8,
@@ -269,7 +272,15 @@ PRESETS["fixes"] = {
     "vgan.frame_guide_weight": 1.0,
     "vgan.upsample": "nearest",
     "vgan.unet_skips": True,
-    "vgan.epochs": 9,
+    "vgan.epochs": 18,
+    "stackgan.motion_head": True,
+    "stackgan.generation_noise": 0.0,
+    "vgan.sprite": True,
+    "vgan.sprite_path": 6,
+    "vgan.sprite_path_choices": 2,
+    "vgan.sprite_track_weight": 2.0,
+    "vgan.sprite_source": "frame",
+    "vgan.mask_l1": 0.5,
 }
 PRESETS |= {
     "tiny": {

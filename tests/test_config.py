@@ -50,7 +50,9 @@ def test_fixes_is_quick_plus_the_measured_levers():
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
         "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest",
-        "vgan.unet_skips": True, "vgan.epochs": 9,
+        "vgan.unet_skips": True, "vgan.epochs": 18, "stackgan.motion_head": True, "stackgan.generation_noise": 0.0,
+        "vgan.sprite": True, "vgan.sprite_path": 6, "vgan.sprite_path_choices": 2, "vgan.sprite_track_weight": 2.0,
+        "vgan.sprite_source": "frame", "vgan.mask_l1": 0.5,
     }
 
 
