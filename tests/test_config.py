@@ -38,7 +38,7 @@ def test_presets_differ_where_they_should():
 
 
 def test_fixes_is_quick_plus_the_measured_levers():
-    """The `fixes` preset is `runs/ju` of the README: quick and exactly these changes."""
+    """The `fixes` preset is `runs/kd` of the README (the shipped model): quick and exactly these changes."""
     quick, fixes = to_dict(get_preset("quick")), to_dict(get_preset("fixes"))
     changed = {f"{section}.{key}": value for section, values in fixes.items() if isinstance(values, dict)
                for key, value in values.items() if quick[section][key] != value}
