@@ -98,8 +98,9 @@ class StackGANStageI(TwoOptimizerGAN):
         return attribute_cross_entropy(logits, ops.take(attributes, self.attribute_columns, axis=1), self.attribute_sizes)
 
     def attribute_classifier(self, discriminator: keras.Model | None = None) -> keras.Model:
-        """image (B, S, S, 3) -> attribute logits (B, 14, or 20 with motion_head): D's trunk and auxiliary head as a model of
-        their own that shares D's weights (stackgan.d_pretrain_epochs trains it before the GAN)."""
+        """image (B, S, S, 3) -> attribute logits (B, 14, or 20 with motion_head): D's trunk and
+        auxiliary head as a model of their own that shares D's weights (stackgan.d_pretrain_epochs
+        trains it before the GAN)."""
         if not self.attribute_weight:
             raise ValueError("the discriminator has no attribute head: attribute_weight is 0")
         discriminator = discriminator or self.discriminator
