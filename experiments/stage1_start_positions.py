@@ -22,20 +22,14 @@ import numpy as np
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, MOTIONS
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluate import real_clips, stage1_frames
-from keras_t2v.evaluation.motion import OBJECT_THRESHOLD
+from keras_t2v.evaluation.motion import object_centroids
 from keras_t2v.models.stackgan_training import load_stage1, text_codes
 from keras_t2v.runs import Run
 
 
 def centroids(frames: np.ndarray) -> np.ndarray:
-    """(N, S, S, 3) uint8 -> (N, 2) object centroid (x, y) in pixels; NaN where nothing differs."""
-    frames = frames.astype(np.float32)
-    weight = np.abs(frames - np.median(frames, axis=2, keepdims=True)).max(axis=-1)
-    weight = np.where(weight > OBJECT_THRESHOLD, weight, 0.0)
-    coords = np.arange(frames.shape[1]) + 0.5
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mass = weight.sum(axis=(1, 2))
-        return np.stack([(weight.sum(axis=1) * coords).sum(1) / mass, (weight.sum(axis=2) * coords).sum(1) / mass], axis=1)
+    """(N, S, S, 3) uint8 -> (N, 2) object centroid (x, y) in pixels against each row's median."""
+    return object_centroids(frames, np.median(frames.astype(np.float32), axis=2, keepdims=True))
 
 
 def main(run_dirs: list[str], n: int = 512) -> None:

@@ -22,19 +22,24 @@ BOUNCE_RATIO = 1.3
 OBJECT_THRESHOLD = 40  # grey levels (max over channels) away from the background
 
 
-def centroid_trajectory(video: np.ndarray) -> np.ndarray:
-    """(T, S, S, 3) uint8 -> (T, 2) object centroid (x, y) in pixels; NaN where no object pixel."""
-    frames = video.astype(np.float32)
-    background = np.median(frames, axis=0)
-    weight = np.abs(frames - background).max(axis=-1)
+def object_centroids(frames: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """(N, S, S, 3) frames and a background that broadcasts to them -> (N, 2) centroid (x, y) in
+    pixels of what differs from the background by more than OBJECT_THRESHOLD, weighted by how
+    much; NaN where nothing does."""
+    weight = np.abs(frames.astype(np.float32) - background).max(axis=-1)
     weight = np.where(weight > OBJECT_THRESHOLD, weight, 0.0)
     mass = weight.sum(axis=(1, 2))
-    size = video.shape[1]
-    coords = np.arange(size) + 0.5
+    coords = np.arange(frames.shape[1]) + 0.5
     with np.errstate(invalid="ignore", divide="ignore"):
         x = (weight.sum(axis=1) * coords).sum(axis=1) / mass
         y = (weight.sum(axis=2) * coords).sum(axis=1) / mass
     return np.stack([x, y], axis=1)
+
+
+def centroid_trajectory(video: np.ndarray) -> np.ndarray:
+    """(T, S, S, 3) uint8 -> (T, 2) object centroid (x, y) in pixels; NaN where no object pixel.
+    The background is the clip's median over time."""
+    return object_centroids(video, np.median(video.astype(np.float32), axis=0))
 
 
 def object_tracks(videos):
