@@ -23,6 +23,7 @@ from keras_t2v.data.attributes import ATTRIBUTE_NAMES, MOTIONS
 from keras_t2v.data.records import caption_pool
 from keras_t2v.evaluate import real_clips, stage1_frames
 from keras_t2v.evaluation.motion import object_centroids
+from keras_t2v.export import to_uint8
 from keras_t2v.models.stackgan_training import load_stage1, text_codes
 from keras_t2v.runs import Run
 
@@ -43,7 +44,7 @@ def main(run_dirs: list[str], n: int = 512) -> None:
             codes, _ = text_codes(run, split)
             count = min(n, len(codes) // 3)
             motion = caption_pool(run.config.data, split).attributes[:count, ATTRIBUTE_NAMES.index("motion")]
-            drawn = centroids(np.round((stage1_frames(model, codes, count) + 1.0) * 127.5).clip(0, 255).astype(np.uint8))
+            drawn = centroids(to_uint8(stage1_frames(model, codes, count)))
             real = centroids(real_clips(run, split, count)[0][:, 0])
             for m, name in enumerate(MOTIONS):
                 rows = motion == m

@@ -141,8 +141,9 @@ class VideoGAN(TwoOptimizerGAN):
     def use_frame_guide(self, guide: keras.Model) -> None:
         """The frozen judge of `frame_guide_weight`: frames (B, S, S, 3) in [-1, 1] -> logits (B, 14)
         over FRAME_ATTRIBUTES (or 20, the motion's 6 last, with stackgan.motion_head: a frame after
-        the first does not show where the motion starts, so only the first 14 are used). Kept in a closure, out of Keras' tracking: a training loss, not part of
-        the saved video GAN (train_vgan hands it in again on resume)."""
+        the first does not show where the motion starts, so only the first 14 are used). Kept in a
+        closure, out of Keras' tracking: a training loss, not part of the saved video GAN
+        (train_vgan hands it in again on resume)."""
         guide.trainable = False
         self._judge = lambda frames: guide(frames, training=False)
 
