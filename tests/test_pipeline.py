@@ -114,9 +114,13 @@ def test_generation_noise_comes_from_the_run_config_and_is_saved(run_dir, tmp_pa
         np.testing.assert_array_equal(*two_draws(pipe))
         assert pipe.refiner.get_layer("ca").generation_noise == 0.0
     assert not np.array_equal(*two_draws(TextToVideo.from_pretrained(run_dir)))
-    # The video stage's StackGAN first frames still draw the noise in full (see stackgan_first_frames).
+    # The video stage's StackGAN first frames draw the noise Stage-I trained with (stackgan.training_noise), not this one.
     codes, _ = text_codes(Run.load(run_dir), "val")
-    np.testing.assert_array_equal(stackgan_first_frames(Run.load(copy), codes), stackgan_first_frames(Run.load(run_dir), codes))
+    sampled = stackgan_first_frames(Run.load(run_dir), codes)
+    np.testing.assert_array_equal(stackgan_first_frames(Run.load(copy), codes), sampled)
+    assert config.count("training_noise: 1.0") == 1
+    (copy / "config.yaml").write_text(config.replace("training_noise: 1.0", "training_noise: 0.0"))
+    assert not np.array_equal(stackgan_first_frames(Run.load(copy), codes), sampled)
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])

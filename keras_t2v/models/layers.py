@@ -47,13 +47,16 @@ class ConditioningAugmentation(layers.Layer):
     c = mu + sigma * eps with eps truncated normal (TF) or normal (PyTorch), from a SeedGenerator.
     When generating (training false) eps is scaled by `generation_noise`: 1.0 samples as StackGAN
     does, 0.0 gives the mean code mu (a deviation: the noise is as wide as the codes' spread).
+    When training it is scaled by `training_noise` (1.0 as StackGAN; less is a deviation).
     """
 
-    def __init__(self, c_dim: int, variant: str = "tf", seed=None, generation_noise: float = 1.0, **kwargs):
+    def __init__(self, c_dim: int, variant: str = "tf", seed=None, generation_noise: float = 1.0,
+                 training_noise: float = 1.0, **kwargs):
         super().__init__(**kwargs)
         if variant not in VARIANTS:
             raise ValueError(f"unknown StackGAN variant {variant!r}; expected one of {VARIANTS}")
-        self.c_dim, self.variant, self.seed, self.generation_noise = c_dim, variant, seed, generation_noise
+        self.c_dim, self.variant, self.seed = c_dim, variant, seed
+        self.generation_noise, self.training_noise = generation_noise, training_noise
         self.dense = layers.Dense(
             2 * c_dim,
             kernel_initializer=keras.initializers.RandomNormal(0.0, 0.02),
@@ -74,7 +77,7 @@ class ConditioningAugmentation(layers.Layer):
             return mu, mu, log_sigma
         draw = keras.random.truncated_normal if self.variant == "tf" else keras.random.normal
         eps = draw(ops.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
-        scale = 1.0 if training else self.generation_noise
+        scale = self.training_noise if training else self.generation_noise
         return mu + scale * ops.exp(log_sigma) * eps, mu, log_sigma
 
     def reseed(self, seed: int) -> np.ndarray:
@@ -93,7 +96,7 @@ class ConditioningAugmentation(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "c_dim": self.c_dim, "variant": self.variant, "seed": self.seed,
-                "generation_noise": self.generation_noise}
+                "generation_noise": self.generation_noise, "training_noise": self.training_noise}
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")

@@ -95,7 +95,7 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
     if skip:
         return StageResult("stackgan2", 0.0, {}, skipped=True)
     start = time.time()
-    stage1 = load_stage1(run, "Stage-II", generation_noise=1.0)
+    stage1 = load_stage1(run, "Stage-II", generation_noise=sg.training_noise)
     stage1.trainable = False
     codes, _ = text_codes(run, "train")
     val_codes, _ = text_codes(run, "val")

@@ -36,8 +36,11 @@ GRID_CAPTIONS, GRID_SEEDS = 8, 4
 
 def load_stage1(run: Run, needed_by: str, generation_noise: float | None = None) -> StackGANStageI:
     """The run's trained Stage-I (safe mode), generating with `generation_noise` (default: the run's
-    stackgan.generation_noise). The later stages train on frames drawn with the noise in full (1.0):
-    the video stage trained on mean-code frames alone did worse (README, "Sprite")."""
+    stackgan.generation_noise). The later stages train on frames drawn with the noise Stage-I trained
+    with (stackgan.training_noise, 1.0 in StackGAN), not the generation noise: the video stage trained
+    on mean-code frames of a Stage-I trained with the noise did worse (README, "Sprite"), and a Stage-I
+    trained on the mean code draws noise, not the caption, from a code sampled in full (README,
+    "Training on the mean code")."""
     model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
     set_generation_noise(model.generator, run.config.stackgan.generation_noise if generation_noise is None else generation_noise)
     return model
@@ -189,6 +192,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
+    model.generator.get_layer("ca").training_noise = sg.training_noise  # the config's, also for a resumed model
     if sg.d_pretrain_epochs and initial_epoch == 0:
         d_pretrain = pretrain_discriminator(run, model, train, val)
         (out / "d_pretrain.json").write_text(json.dumps(d_pretrain, indent=1))

@@ -47,8 +47,8 @@ def frame_judge(run: Run) -> keras.Model:
 def stackgan_first_frames(run: Run, codes: np.ndarray, batch: int = 256) -> np.ndarray:
     """(N, S, S, 3) uint8: one StackGAN Stage-I frame per clip, from the code of its first caption
     (codes row 3i) and fixed noise: the kind of first frame the video stage gets at inference,
-    with the conditioning augmentation's noise in full whatever stackgan.generation_noise says."""
-    stackgan = load_stage1(run, "vgan.stackgan_first_frames", generation_noise=1.0)
+    with the conditioning augmentation's noise at stackgan.training_noise whatever stackgan.generation_noise says."""
+    stackgan = load_stage1(run, "vgan.stackgan_first_frames", generation_noise=run.config.stackgan.training_noise)
     stackgan.generator.get_layer("ca").reseed(run.config.train.seed)
     rows = codes[0::3]
     z = np.random.default_rng([run.config.train.seed, 7]).normal(size=(len(rows), stackgan.z_dim)).astype("float32")

@@ -49,28 +49,35 @@ def attribute_distances(encode, count: int = 600, seed: int = 0) -> dict:
     }
 
 
-def probe_accuracy(features: np.ndarray, attributes: np.ndarray, epochs: int = 5, seed: int = 0) -> dict:
-    """Held-out accuracy of a small MLP (Dense 256 relu, one softmax head per attribute) that reads
-    the five attributes from `features` (N, d); attributes (N, 5). 80 % train, 20 % test.
-
-    A code that keeps an attribute lets the probe beat chance on it by far; one that lost it
-    leaves the probe at chance (1/3 shape, 1/6 colour, 1/2 size, 1/6 motion, 1/3 background).
-    """
+def fit_probe(features: np.ndarray, attributes: np.ndarray, epochs: int = 5, seed: int = 0):
+    """A small MLP (Dense 256 relu, one softmax head per attribute) trained to read the five
+    attributes (N, 5) from `features` (N, d): a keras.Model whose outputs are {attribute: logits}."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    order = np.random.default_rng(seed).permutation(len(features))
-    split = int(0.8 * len(features))
-    train, test = order[:split], order[split:]
     inputs = keras.Input(features.shape[1:])
     hidden = keras.layers.Dense(256, activation="relu")(inputs)
     heads = {name: keras.layers.Dense(n, name=name)(hidden) for name, n in zip(ATTRIBUTE_NAMES, NUM_VALUES)}
     model = keras.Model(inputs, heads)
     model.compile("adam", loss={n: keras.losses.SparseCategoricalCrossentropy(from_logits=True) for n in ATTRIBUTE_NAMES},
                   metrics={n: ["accuracy"] for n in ATTRIBUTE_NAMES})
-    labels = {n: attributes[:, i] for i, n in enumerate(ATTRIBUTE_NAMES)}
-    model.fit(features[train], {n: v[train] for n, v in labels.items()}, epochs=epochs, batch_size=128, verbose=0)
-    scores = model.evaluate(features[test], {n: v[test] for n, v in labels.items()}, verbose=0, return_dict=True)
+    model.fit(features, {n: attributes[:, i] for i, n in enumerate(ATTRIBUTE_NAMES)}, epochs=epochs, batch_size=128, verbose=0)
+    return model
+
+
+def probe_accuracy(features: np.ndarray, attributes: np.ndarray, epochs: int = 5, seed: int = 0) -> dict:
+    """Held-out accuracy of `fit_probe` reading the five attributes from `features` (N, d);
+    attributes (N, 5). 80 % train, 20 % test.
+
+    A code that keeps an attribute lets the probe beat chance on it by far; one that lost it
+    leaves the probe at chance (1/3 shape, 1/6 colour, 1/2 size, 1/6 motion, 1/3 background).
+    """
+    order = np.random.default_rng(seed).permutation(len(features))
+    split = int(0.8 * len(features))
+    train, test = order[:split], order[split:]
+    model = fit_probe(features[train], attributes[train], epochs, seed)
+    scores = model.evaluate(features[test], {n: attributes[test, i] for i, n in enumerate(ATTRIBUTE_NAMES)},
+                            verbose=0, return_dict=True)
     return {n: float(scores[f"{n}_accuracy"]) for n in ATTRIBUTE_NAMES}
 
 

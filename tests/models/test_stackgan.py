@@ -91,6 +91,19 @@ def test_ca_generation_noise_scales_the_draw_only_when_generating():
     assert ConditioningAugmentation.from_config(ca.get_config()).generation_noise == 0.0
 
 
+def test_ca_training_noise_scales_the_draw_only_when_training():
+    embedding = np.random.default_rng(0).normal(size=(64, 6)).astype("float32")
+    ca = ConditioningAugmentation(4, seed=3, training_noise=0.25)
+    ca.reseed(1)
+    generated, mu, _ = (N(t) for t in ca(embedding))
+    ca.reseed(1)
+    trained = N(ca(embedding, training=True)[0])
+    np.testing.assert_allclose(trained - mu, 0.25 * (generated - mu), rtol=1e-5, atol=1e-6)
+    ca.training_noise = 0.0
+    np.testing.assert_array_equal(N(ca(embedding, training=True)[0]), mu)
+    assert ConditioningAugmentation.from_config(ca.get_config()).training_noise == 0.0
+
+
 def test_ca_reseed_repeats_the_draws_and_restore_continues_the_stream():
     ca = ConditioningAugmentation(4, seed=3)
     embedding = np.ones((2, 6), "float32")
