@@ -12,7 +12,7 @@ no gap is underfitting.
     python experiments/stage1_failures.py runs/kd
 
 About 1.5 minutes on a 2-core CPU once the evaluator is trained. Numbers are in the README
-("Training on the mean code").
+("Trained on the mean code").
 """
 
 import sys

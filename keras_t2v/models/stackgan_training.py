@@ -40,7 +40,7 @@ def load_stage1(run: Run, needed_by: str, generation_noise: float | None = None)
     with (stackgan.training_noise, 1.0 in StackGAN), not the generation noise: the video stage trained
     on mean-code frames of a Stage-I trained with the noise did worse (README, "Sprite"), and a Stage-I
     trained on the mean code draws noise, not the caption, from a code sampled in full (README,
-    "Training on the mean code")."""
+    "Trained on the mean code")."""
     model = keras.models.load_model(run.stage_output("stackgan", "stackgan.keras", needed_by), safe_mode=True)
     set_generation_noise(model.generator, run.config.stackgan.generation_noise if generation_noise is None else generation_noise)
     return model
