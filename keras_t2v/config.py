@@ -249,8 +249,9 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
 # "U-Net skips"); a 2D sprite moved along one of two paths that the real object's track teaches,
 # its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
 # the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
-# 'down' is short"). About 107 minutes on a 2-core Xeon. The model shipped in keras_t2v/pretrained
-# was trained with it (its word vectors compacted, see compact_fasttext).
+# 'down' is short"); Stage-I trained on the mean code and 26 video epochs (README "Trained on the
+# mean code"). About 140 minutes on a 2-core Xeon. The model shipped in keras_t2v/pretrained was
+# trained with it (its word vectors compacted, see compact_fasttext).
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "joint.clip_frames": 8,
@@ -273,9 +274,10 @@ PRESETS["fixes"] = {
     "vgan.frame_guide_weight": 1.0,
     "vgan.upsample": "nearest",
     "vgan.unet_skips": True,
-    "vgan.epochs": 18,
+    "vgan.epochs": 26,
     "stackgan.motion_head": True,
     "stackgan.generation_noise": 0.0,
+    "stackgan.training_noise": 0.0,
     "vgan.sprite": True,
     "vgan.sprite_path": 6,
     "vgan.sprite_path_choices": 2,

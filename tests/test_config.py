@@ -38,7 +38,7 @@ def test_presets_differ_where_they_should():
 
 
 def test_fixes_is_quick_plus_the_measured_levers():
-    """The `fixes` preset is `runs/kd` of the README (the shipped model): quick and exactly these changes."""
+    """The `fixes` preset is `runs/kf` of the README (the shipped model): quick and exactly these changes."""
     quick, fixes = to_dict(get_preset("quick")), to_dict(get_preset("fixes"))
     changed = {f"{section}.{key}": value for section, values in fixes.items() if isinstance(values, dict)
                for key, value in values.items() if quick[section][key] != value}
@@ -50,7 +50,8 @@ def test_fixes_is_quick_plus_the_measured_levers():
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
         "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest",
-        "vgan.unet_skips": True, "vgan.epochs": 18, "stackgan.motion_head": True, "stackgan.generation_noise": 0.0,
+        "vgan.unet_skips": True, "vgan.epochs": 26, "stackgan.motion_head": True, "stackgan.generation_noise": 0.0,
+        "stackgan.training_noise": 0.0,
         "vgan.sprite": True, "vgan.sprite_path": 6, "vgan.sprite_path_choices": 2, "vgan.sprite_track_weight": 2.0,
         "vgan.sprite_source": "frame", "vgan.mask_l1": 0.5,
     }
