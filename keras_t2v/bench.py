@@ -78,7 +78,8 @@ def _setup(stage: str, config, batch_size: int | None, jit_compile: bool = False
         b = batch_size or j.batch_size
         model = JointEmbedding(sentence, config.vae.intermediate_dim, config.vae.latent_dim, j.hidden_dim, j.embed_dim, j.dropout,
                                j.frame_tower, s, j.cnn_filters, activation=j.activation, finetune_vae=j.finetune_vae,
-                               text_input=j.text_input, loss=j.loss, clip_frames=j.clip_frames)
+                               text_input=j.text_input, loss=j.loss, clip_frames=j.clip_frames,
+                               word_dim=config.words.vector_size)
         model.compile(optimizer="adam", jit_compile=jit_compile)
         y = rng.permutation(b) if j.loss == "infonce" else rng.integers(0, 2, b).astype("float32")  # keys or pair labels
         x = (uniform(b, sentence), uniform(b, s, s, 3 * j.clip_frames))

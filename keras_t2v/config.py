@@ -81,7 +81,8 @@ class JointConfig:
     dropout: float = 0.5
     activation: str = "relu"  # of both towers' output (faithful); "linear" avoids dead, collapsed codes
     finetune_vae: bool = False  # train the VAE encoder inside the text tower (the original froze it)
-    text_input: str = "vae"  # the text tower reads "vae" (the VAE code, faithful) or "words" (the sentence vector)
+    text_input: str = "vae"  # the text tower reads "vae" (the VAE code, faithful), "words" (the sentence vector)
+    # or "words_conv" (convolutions over its word slots and a max over them, a deviation)
     loss: str = "contrastive"  # "contrastive" (sampled pairs, margin; faithful) or "infonce" (in-batch negatives)
     frame_tower: str = "xception"  # "xception" (paper), "cnn" (small, quick/tiny) or "cnn_pool" (conv + BN, global max pool)
     cnn_filters: int = 32

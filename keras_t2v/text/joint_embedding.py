@@ -4,7 +4,10 @@ Two towers map a caption and a frame into one space where a matching pair is clo
 
     text:  sentence (B, 7500) -> frozen VAE encoder z_mean (B, latent)
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
-           (text_input="words": the head reads the sentence vector itself, no VAE)
+           (text_input="words": the head reads the sentence vector itself, no VAE;
+           "words_conv", a deviation: the sentence as (B, max_words, word_dim), two Conv1D(hidden,
+           3, relu) over the word slots and a max over them, then the head: a word is read the same
+           wherever the template puts it, where a Dense on the 7500-d vector learns each slot apart)
     frame: frame (B, S, S, 3) in [-1, 1] -> backbone
            -> Dense(hidden, relu) -> Dropout -> Dense(embed, relu)              (B, embed)
            (clip_frames=K > 1, a deviation: K frames evenly spaced over the clip, stacked on
@@ -45,7 +48,7 @@ from keras_t2v.text.vae import build_encoder
 
 XCEPTION_SIZE = 299
 TRAINABLE_XCEPTION_LAYERS = 8  # with user weights, the original froze all but the last 8 layers
-TEXT_INPUTS = ("vae", "words")
+TEXT_INPUTS = ("vae", "words", "words_conv")
 LOSSES = ("contrastive", "infonce")
 
 
@@ -89,9 +92,10 @@ def _head(x, hidden: int, embed: int, dropout: float, prefix: str, activation: s
 
 
 def build_text_tower(input_dim, vae_intermediate, latent, hidden, embed, dropout, activation="relu",
-                     text_input="vae") -> keras.Model:
+                     text_input="vae", word_dim=300) -> keras.Model:
     """(B, input_dim) sentence vectors -> (B, embed), through the VAE encoder's z_mean (which starts
-    frozen) or, with text_input="words", from the sentence vector itself."""
+    frozen) or, with text_input="words", from the sentence vector itself, or with "words_conv" from
+    a max over its word slots (input_dim / word_dim of them) of two 3-word convolutions."""
     sentence = keras.Input((input_dim,), name="sentence")
     if text_input == "vae":
         vae_encoder = build_encoder(input_dim, vae_intermediate, latent)
@@ -99,6 +103,13 @@ def build_text_tower(input_dim, vae_intermediate, latent, hidden, embed, dropout
         features = vae_encoder(sentence)[0]
     elif text_input == "words":
         features = sentence
+    elif text_input == "words_conv":
+        if input_dim % word_dim:
+            raise ValueError(f"a sentence of {input_dim} values is no whole number of {word_dim}-d words")
+        x = layers.Reshape((input_dim // word_dim, word_dim), name="text_words")(sentence)
+        x = layers.Conv1D(hidden, 3, padding="same", activation="relu", name="text_conv1")(x)
+        x = layers.Conv1D(hidden, 3, padding="same", activation="relu", name="text_conv2")(x)
+        features = layers.GlobalMaxPooling1D(name="text_max")(x)
     else:
         raise ValueError(f"unknown text input {text_input!r}; expected one of {TEXT_INPUTS}")
     return keras.Model(sentence, _head(features, hidden, embed, dropout, "text", activation), name="text_tower")
@@ -177,6 +188,7 @@ class JointEmbedding(keras.Model):
         loss="contrastive",
         clip_frames=1,
         attribute_weight=0.0,
+        word_dim=300,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -191,6 +203,7 @@ class JointEmbedding(keras.Model):
             embed_dim=embed_dim, dropout=dropout, frame_tower=frame_tower, image_size=image_size,
             cnn_filters=cnn_filters, margin=margin, activation=activation, finetune_vae=finetune_vae,
             text_input=text_input, loss=loss, clip_frames=clip_frames, attribute_weight=attribute_weight,
+            word_dim=word_dim,
         )
         self.attribute_weight, self.attribute_head = attribute_weight, None
         if attribute_weight:
@@ -198,7 +211,7 @@ class JointEmbedding(keras.Model):
             self.attribute_head.build((None, embed_dim))
         self.margin, self.loss_kind = margin, loss
         self.text_tower = build_text_tower(input_dim, vae_intermediate, latent_dim, hidden_dim, embed_dim, dropout,
-                                           activation, text_input)
+                                           activation, text_input, word_dim)
         self.frame_tower = build_frame_tower(frame_tower, image_size, hidden_dim, embed_dim, dropout, cnn_filters, activation,
                                              clip_frames)
         if text_input == "vae":

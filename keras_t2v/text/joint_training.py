@@ -111,7 +111,7 @@ def train_joint(run: Run, resume: bool = False, force: bool = False) -> StageRes
             hidden_dim=j.hidden_dim, embed_dim=j.embed_dim, dropout=j.dropout, frame_tower=j.frame_tower,
             image_size=cfg.data.image_size, cnn_filters=j.cnn_filters, margin=j.margin, activation=j.activation,
             finetune_vae=j.finetune_vae, text_input=j.text_input, loss=j.loss, clip_frames=j.clip_frames,
-            attribute_weight=j.attribute_weight,
+            attribute_weight=j.attribute_weight, word_dim=cfg.words.vector_size,
         )
         if vae_path:
             model.vae_encoder.set_weights(keras.models.load_model(vae_path, safe_mode=True).encoder.get_weights())

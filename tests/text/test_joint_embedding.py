@@ -163,6 +163,26 @@ def test_clip_batches_pair_each_caption_with_a_key_frame_of_its_clip():
     assert sorted(seen) == sorted(sampler.keys)  # every clip once per epoch
 
 
+def test_conv_text_tower_reads_a_word_the_same_in_every_slot(tmp_path):
+    """text_input="words_conv": (B, 80) sentences are 10 words of 8; moving the one word from slot 3
+    to slot 6 leaves the code unchanged (convolution + max over slots; slots 0-1 and 8-9 also see the
+    zero padding), where the Dense tower's code moves."""
+    model = JointEmbedding(**TINY | {"input_dim": 80, "text_input": "words_conv", "loss": "infonce", "word_dim": 8})
+    assert model.text_tower.get_layer("text_words").output.shape == (None, 10, 8)
+    word = np.random.default_rng(0).normal(size=8).astype("float32")
+    early, late = np.zeros((1, 80), "float32"), np.zeros((1, 80), "float32")
+    early[0, 24:32], late[0, 48:56] = word, word
+    np.testing.assert_allclose(np_(model.text_tower(early)), np_(model.text_tower(late)), atol=1e-6)
+    dense = JointEmbedding(**TINY | {"input_dim": 80, "text_input": "words", "loss": "infonce"})
+    assert not np.allclose(np_(dense.text_tower(early)), np_(dense.text_tower(late)))
+    model.save(tmp_path / "joint.keras")
+    loaded = keras.models.load_model(tmp_path / "joint.keras", safe_mode=True)
+    assert loaded.get_config()["text_input"] == "words_conv" and loaded.get_config()["word_dim"] == 8
+    np.testing.assert_array_equal(np_(loaded.text_tower(late)), np_(model.text_tower(late)))
+    with pytest.raises(ValueError, match="no whole number of 7-d words"):
+        JointEmbedding(**TINY | {"text_input": "words_conv", "word_dim": 7})
+
+
 def test_infonce_training_ranks_each_caption_nearest_its_frame():
     keras.utils.set_random_seed(0)
     sampler = _tiny_clip_batches()
