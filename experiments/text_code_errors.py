@@ -18,7 +18,6 @@ import sys
 
 import numpy as np
 
-from keras_t2v.config import load_config
 from keras_t2v.data.attributes import FRAME_ATTRIBUTES, FRAME_COLUMNS
 from keras_t2v.data.records import caption_pool
 from keras_t2v.models.stackgan_training import text_codes
@@ -29,7 +28,7 @@ BACKGROUND_OPENINGS = ("on", "in", "over")  # "on a ... background", "in the dar
 
 
 def main(run_dir: str, worst: int = 6) -> None:
-    run = Run.open(run_dir, load_config(f"{run_dir}/config.yaml"))
+    run = Run.load(run_dir)
     codes, _ = text_codes(run, "train")
     probe = fit_probe(codes, np.repeat(caption_pool(run.config.data, "train").attributes, 3, axis=0))
     for split in ("test", "test_unseen"):
