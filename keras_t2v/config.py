@@ -251,12 +251,14 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
 # its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
 # the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
 # 'down' is short"); Stage-I trained on the mean code and 26 video epochs (README "Trained on the
-# mean code"). About 140 minutes on a 2-core Xeon. The model shipped in keras_t2v/pretrained was
-# trained with it (its word vectors compacted, see compact_fasttext).
+# mean code"); a text tower that reads the word slots with a sentence CNN (README "A text tower that
+# reads a word wherever it stands"). About 140 minutes on a 2-core Xeon. The model shipped in
+# keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "joint.clip_frames": 8,
     "joint.attribute_weight": 1.0,
+    "joint.text_input": "words_conv",
     "stackgan.kl_coeff": 0.02,
     "stackgan.attribute_weight": 1.0,
     "stackgan.conditional_bn": True,
