@@ -7,12 +7,11 @@ import imageio.v2 as imageio
 import keras
 import numpy as np
 import pytest
-import yaml
 from gensim.models import KeyedVectors
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from keras_t2v.generate import main as generate
-from keras_t2v.models.stackgan_training import load_stage1, text_codes, train_stackgan
+from keras_t2v.models.stackgan_training import text_codes
 from keras_t2v.models.vgan_training import stackgan_first_frames
 from keras_t2v.pipeline import TextToVideo
 from keras_t2v.runs import Run
@@ -122,20 +121,6 @@ def test_generation_noise_comes_from_the_run_config_and_is_saved(run_dir, tmp_pa
     assert config.count("training_noise: 1.0") == 1
     (copy / "config.yaml").write_text(config.replace("training_noise: 1.0", "training_noise: 0.0"))
     assert not np.array_equal(stackgan_first_frames(Run.load(copy), codes), sampled)
-
-
-def test_stage1_trains_with_the_configs_ca_noise_also_when_resumed(run_dir, tmp_path):
-    """stackgan.training_noise reaches the CA layer of the Stage-I that trains and is saved, also when it
-    is resumed from a checkpoint that trained with another noise."""
-    copy = tmp_path / "run"
-    shutil.copytree(run_dir, copy)
-    config = yaml.safe_load((copy / "config.yaml").read_text())
-    assert config["stackgan"]["training_noise"] == 1.0
-    config["stackgan"].update(training_noise=0.25, epochs=config["stackgan"]["epochs"] + 1)
-    (copy / "config.yaml").write_text(yaml.safe_dump(config))
-    assert not train_stackgan(Run.load(copy), resume=True).skipped
-    assert load_stage1(Run.load(copy), "test").generator.get_layer("ca").training_noise == 0.25
-    assert load_stage1(Run.load(run_dir), "test").generator.get_layer("ca").training_noise == 1.0
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])
