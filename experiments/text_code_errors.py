@@ -36,7 +36,7 @@ def main(run_dir: str, worst: int = 6) -> None:
         truth = np.repeat(caption_pool(run.config.data, split).attributes, 3, axis=0)[:, list(FRAME_COLUMNS)]
         read = probe.predict(codes, verbose=0)
         wrong = np.stack([read[name].argmax(1) for name in FRAME_ATTRIBUTES], axis=1) != truth
-        words = [str(c.decode() if isinstance(c, bytes) else c).rstrip(".").split() for c in captions]
+        words = [c.rstrip(".").split() for c in captions]
         first = np.array([w[0] in BACKGROUND_OPENINGS for w in words])
         print(f"{run_dir} {split}, {len(words)} captions: error rate "
               + ", ".join(f"{a} {wrong[:, j].mean():.3f}" for j, a in enumerate(FRAME_ATTRIBUTES))
