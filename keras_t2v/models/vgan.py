@@ -38,7 +38,13 @@ from keras_t2v.models.layers import (ConditionalBatchNorm, CosinePath, NoiseChos
 
 VARIANTS = ("unconditional", "image", "text")
 UPSAMPLING = ("transposed", "nearest")
-INIT = keras.initializers.RandomNormal(0.0, 0.01)
+
+
+def init() -> keras.initializers.Initializer:
+    """VGAN's kernel initialiser, N(0, 0.01): a new one per layer, so that each draws its own seed when
+    the layer is built, after train.seed is set. (One shared instance would hold a single seed, drawn at
+    import time: layers of one shape would start equal, and every process would start differently.)"""
+    return keras.initializers.RandomNormal(0.0, 0.01)
 
 
 def _doublings(image_size: int, frames: int) -> int:
@@ -60,9 +66,9 @@ def _up(x, filters, name, act="relu", bn=True, condition=None, upsample="transpo
     upsampling, conv, transposed = _UP_LAYERS[len(x.shape)]
     if upsample == "nearest":
         x = upsampling(2, name=name + "_up")(x)
-        x = conv(filters, 3, padding="same", kernel_initializer=INIT, name=name)(x)
+        x = conv(filters, 3, padding="same", kernel_initializer=init(), name=name)(x)
     else:
-        x = transposed(filters, 4, strides=2, padding="same", kernel_initializer=INIT, name=name)(x)
+        x = transposed(filters, 4, strides=2, padding="same", kernel_initializer=init(), name=name)(x)
     return _finish(x, name, act, bn, condition=condition)
 
 
@@ -100,12 +106,12 @@ def unconditional_generator(z_dim=100, gf_dim=64, image_size=64, frames=32, two_
     widths = [gf_dim * 2 ** i for i in reversed(range(n))]  # [8gf, 4gf, 2gf, gf] at 64x64
     z = keras.Input((z_dim,), name="z")
     b = layers.Reshape((1, 1, z_dim), name="z_2d")(z)
-    b = _finish(layers.Conv2DTranspose(widths[0], 4, padding="valid", kernel_initializer=INIT, name="bg_project")(b), "bg_project", "relu", True)
+    b = _finish(layers.Conv2DTranspose(widths[0], 4, padding="valid", kernel_initializer=init(), name="bg_project")(b), "bg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
         b = _up(b, w, f"bg_up{i + 1}", upsample=upsample)
     background = _up(b, 3, "bg_out", act="tanh", bn=False, upsample=upsample)
     f = layers.Reshape((1, 1, 1, z_dim), name="z_3d")(z)
-    f = _finish(layers.Conv3DTranspose(widths[0], (2, 4, 4), padding="valid", kernel_initializer=INIT, name="fg_project")(f), "fg_project", "relu", True)
+    f = _finish(layers.Conv3DTranspose(widths[0], (2, 4, 4), padding="valid", kernel_initializer=init(), name="fg_project")(f), "fg_project", "relu", True)
     for i, w in enumerate(widths[1:]):
         f = _up(f, w, f"fg_up{i + 1}", upsample=upsample)
     foreground, mask = _heads(f, upsample=upsample)
@@ -145,7 +151,7 @@ def _shifts(reads, frames, name="skip_shift", path_terms=0, choices=1, z=None):
     they differ, the odds' at zero, so that they start even."""
     h = layers.Dense(64, activation="relu", name=name + "_hidden")(reads)
     if path_terms and choices > 1:
-        c = layers.Dense(choices * path_terms * 2, kernel_initializer=INIT, name=name)(h)
+        c = layers.Dense(choices * path_terms * 2, kernel_initializer=init(), name=name)(h)
         paths = CosinePath(frames, name=name + "_paths")(layers.Reshape((choices, path_terms * 2), name=name + "_choices")(c))
         odds = layers.Dense(choices, kernel_initializer="zeros", name=name + "_odds")(h)
         return NoiseChosenPath(name=name + "_frames")([paths, odds, z])
@@ -232,7 +238,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
     x = image
     encoded = []
     for i, w in enumerate(enc_widths):
-        x = layers.Conv2D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"enc{i + 1}")(x)
+        x = layers.Conv2D(w, 4, strides=2, padding="same", kernel_initializer=init(), name=f"enc{i + 1}")(x)
         x = _finish(x, f"enc{i + 1}", "relu", bn=i > 0, epsilon=1e-3)
         encoded.append(x)
     skips = encoded if unet_skips else []
@@ -244,7 +250,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         inputs += [text, z]
         t = text_z = layers.Concatenate(name="text_z")([text, z])
         shifts = _shifts(t, frames) if moving_skips else None
-        t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=INIT, name="text_project")(t)
+        t = layers.Dense(4 * 4 * gf_dim * 2, kernel_initializer=init(), name="text_project")(t)
         t = _finish(layers.Reshape((4, 4, gf_dim * 2), name="text_4x4")(t), "text_4x4", "relu", True)
         x = layers.Concatenate(name="image_text_code")([x, t])
     code_width = enc_widths[-1]
@@ -256,7 +262,7 @@ def conditional_generator(gf_dim=64, image_size=64, frames=32, two_stream=True, 
         video = _compose(foreground, mask, background, two_stream)
         return keras.Model(inputs, [video, mask, background], name="vgan_generator")
     f = layers.Reshape((1, 4, 4, x.shape[-1]), name="code_3d")(x)
-    f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=INIT, name="fg_time")(f)
+    f = layers.Conv3DTranspose(code_width, (2, 1, 1), padding="valid", kernel_initializer=init(), name="fg_time")(f)
     f = _finish(f, "fg_time", "relu", True, condition=condition)
     f = _decode(f, dec_widths, "fg", condition, skips, upsample, shifts)
     foreground, mask = _heads(f, upsample=upsample)
@@ -291,7 +297,7 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     inputs = [video]
     x = video
     for i, w in enumerate(widths):
-        x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=INIT, name=f"conv{i + 1}")(x)
+        x = layers.Conv3D(w, 4, strides=2, padding="same", kernel_initializer=init(), name=f"conv{i + 1}")(x)
         x = _finish(x, f"conv{i + 1}", "lrelu", bn=i > 0, epsilon=1e-3)
     if text_dim:
         text = keras.Input((text_dim,), name="text_code")
@@ -300,22 +306,22 @@ def discriminator(df_dim=64, image_size=64, frames=32, text_dim=0, c_dim=128, at
     attributes = None
     if attribute_classes:
         features = layers.Flatten(name="feature_flatten")(x) if attribute_head == "flatten" else pooled
-        attributes = layers.Dense(attribute_classes, kernel_initializer=INIT, name="attribute_logits")(features)
+        attributes = layers.Dense(attribute_classes, kernel_initializer=init(), name="attribute_logits")(features)
     if projection:
         unconditional = layers.Flatten(name="unconditional_logits")(
-            layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x))
+            layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=init(), name="logits_conv")(x))
         t = layers.Reshape((2, widths[-1]), name="text_projections")(
-            layers.Dense(2 * widths[-1], use_bias=False, kernel_initializer=INIT, name="text_projection")(text))
+            layers.Dense(2 * widths[-1], use_bias=False, kernel_initializer=init(), name="text_projection")(text))
         matching = layers.Dot(axes=(1, 2), name="projection")([pooled, t])
         logits = layers.Add(name="logits")([unconditional, matching])
     else:
         if text_dim:
-            t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=INIT, name="text_fc")(text))
+            t = layers.LeakyReLU(0.2, name="text_lrelu")(layers.Dense(c_dim, kernel_initializer=init(), name="text_fc")(text))
             t = layers.UpSampling3D((2, 4, 4), name="text_tile")(layers.Reshape((1, 1, 1, c_dim), name="text_1x1")(t))
             x = layers.Concatenate(name="video_text")([x, t])
-            x = layers.Conv3D(widths[-1], 1, kernel_initializer=INIT, name="joint")(x)
+            x = layers.Conv3D(widths[-1], 1, kernel_initializer=init(), name="joint")(x)
             x = _finish(x, "joint", "lrelu", True, epsilon=1e-3)
-        x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=INIT, name="logits_conv")(x)
+        x = layers.Conv3D(2, (2, 4, 4), padding="valid", kernel_initializer=init(), name="logits_conv")(x)
         logits = layers.Flatten(name="logits")(x)
     outputs = [logits, attributes] if attributes is not None else logits
     return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="vgan_discriminator")
