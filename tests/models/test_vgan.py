@@ -33,7 +33,7 @@ def test_paper_parameter_counts_match_the_reference():
 # A fresh process imports the package, then seeds, then builds the fixes preset's video GAN at tiny size;
 # prints a digest of its initial weights.
 BUILD_SEEDED = """
-import hashlib, sys
+import hashlib
 import keras
 from keras_t2v.models.vgan_model import VideoGAN
 keras.utils.set_random_seed(3)
