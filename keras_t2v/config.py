@@ -252,11 +252,11 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
 # the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
 # 'down' is short"); Stage-I trained on the mean code and 26 video epochs (README "Trained on the
 # mean code"); a text tower that reads the word slots with a sentence CNN (README "A text tower that
-# reads a word wherever it stands"); and bfloat16 compute (`train.precision`), which on a CPU with
-# AVX512_BF16/AMX runs Stage-I 1.5x and the video GAN 1.5x faster (README "The one command, in
-# bfloat16"); on a CPU without native bfloat16 use --set train.precision=float32. About 100 minutes
-# on a 2-core Xeon. The model shipped in keras_t2v/pretrained was trained with it (its word vectors
-# compacted, see compact_fasttext).
+# reads a word wherever it stands"); bfloat16 compute (`train.precision`), which on a CPU with
+# AVX512_BF16/AMX trains Stage-I 1.5x and the video GAN 1.3x faster than float32 (README "The one
+# command, repeated, seeded, then in bfloat16"); on a CPU without native bfloat16 use
+# --set train.precision=float32. 112 minutes on a 2-core Xeon. The model shipped in
+# keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "joint.clip_frames": 8,
