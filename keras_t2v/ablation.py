@@ -1,6 +1,6 @@
 """The ablation table over the video stage's variants, from one trained base run.
 
-    python -m keras_t2v.ablation --base runs/quick --out runs/ablation --readme README.md
+    python -m keras_t2v.ablation --base runs/baseline --out runs/ablation --readme README.md
 
 Each variant is the base config plus a few overrides, trained into <out>/<variant>: the stages
 its overrides do not touch are copied from the base run, the rest are trained, then the run is

@@ -2,8 +2,11 @@
 
 Presets:
 - `tiny`: seconds per stage on 2 CPU cores; what the tests use.
-- `quick`: the default of `python -m keras_t2v.train`; the original output format (32 frames of
-  64x64) with narrower networks, for a laptop CPU.
+- `baseline`: the original output format (32 frames of 64x64) with narrower networks, for a laptop
+  CPU, and the original recipe in every GAN stage: nothing learns from the attribute labels, so it
+  also trains on imported clips.
+- `quick`: the default of `python -m keras_t2v.train`; baseline with the text tower and Stage-I
+  levers that make Stage-I draw the caption (they learn from Captioned Moving Shapes' labels).
 - `fixes`: quick with the text-conditioned video GAN and the levers that made it show the caption;
   the model shipped in keras_t2v/pretrained.
 - `paper`: the reference widths and hyper-parameters of shared/specs/reference_architectures.md
@@ -174,7 +177,7 @@ class TrainConfig:
     seed: int = 0
     strategy: str = "default"  # "default", "mirrored" or "multiworker"
     jit_compile: bool = False  # XLA (a test checks a VGAN step gives the same losses); off by default: slower to start on CPU
-    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights and losses (no loss scaling needed)
+    precision: str = "float32"  # "mixed_bfloat16": bfloat16 compute, float32 weights and losses; "auto": see keras_t2v/precision.py
     checkpoint_every: int = 1  # epochs
     keep_checkpoints: int = 3
     eval_every: int = 0  # epochs; > 0: GAN stages score eval_n val samples with the evaluator, keep the best checkpoint
@@ -194,7 +197,7 @@ class Config:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
 
 
-# Fields that differ from the dataclass defaults (which are the quick preset's values where a
+# Fields that differ from the dataclass defaults (which are the baseline preset's values where a
 # preset has no opinion). `paper` follows the reference; `tiny` is for tests.
 PRESETS: dict[str, dict[str, typing.Any]] = {
     "paper": {
@@ -206,7 +209,7 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
         "vgan.gf_dim": 64,
         "vgan.df_dim": 64,
     },
-    "quick": {
+    "baseline": {
         "vae.intermediate_dim": 512,
         "vae.latent_dim": 128,
         "vae.epochs": 10,
@@ -236,29 +239,19 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
         "vgan.batch_size": 16,
         "vgan.epochs": 5,
         "vgan.steps_per_epoch": 200,
-        "train.eval_every": 1,  # the GAN stages keep their best epoch by the evaluator's accuracy
+        "train.eval_every": 1,  # the GAN stages score each epoch with the evaluator (best.keras kept beside)
         "words.vector_size": 300,
     },
 }
-# quick with the text-conditioned video GAN and every lever that, measured one by one, moved the
-# caption into the video (README "Both fixes together"): a frame tower that sees motion and a text
-# code that names the caption's attributes; Stage-I's conditional BN + projection D + auxiliary
-# classifier + weak KL, D pre-trained and kept as a frozen guide for 24 epochs (README "Both
-# together"); the same in the video GAN with a flattened attribute head, EMA, and StackGAN first
-# frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
-# (README "A frozen frame judge", "Nearest upsampling"); U-Net skips from its frame encoder (README
-# "U-Net skips"); a 2D sprite moved along one of two paths that the real object's track teaches,
-# its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
-# the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
-# 'down' is short"); Stage-I trained on the mean code and 26 video epochs (README "Trained on the
-# mean code"); a text tower that reads the word slots with a sentence CNN (README "A text tower that
-# reads a word wherever it stands"); bfloat16 compute (`train.precision`), which on a CPU with
-# AVX512_BF16/AMX trains Stage-I 1.5x and the video GAN 1.3x faster than float32 (README "The one
-# command, repeated, seeded, then in bfloat16"); on a CPU without native bfloat16 use
-# --set train.precision=float32. 112 minutes on a 2-core Xeon. The model shipped in
-# keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
-PRESETS["fixes"] = {
-    **PRESETS["quick"],
+# baseline with the text code and the Stage-I of `fixes` at half its epochs (README "Stage-I in the
+# quick preset"): a text tower that reads the word slots with a sentence CNN and names the
+# attributes, a frame tower that reads 8 frames; Stage-I with conditional BN, a projection D, an
+# auxiliary attribute classifier that also names the motion, a weak KL, D pre-trained and kept as a
+# frozen guide, trained on and generating from the mean code. The video GAN is the original
+# image-conditioned one. These levers need the attribute labels: for imported clips use `baseline`.
+# bfloat16 compute where the hardware has it (`train.precision = "auto"`; README "Precision").
+PRESETS["quick"] = {
+    **PRESETS["baseline"],
     "joint.clip_frames": 8,
     "joint.attribute_weight": 1.0,
     "joint.text_input": "words_conv",
@@ -266,10 +259,36 @@ PRESETS["fixes"] = {
     "stackgan.attribute_weight": 1.0,
     "stackgan.conditional_bn": True,
     "stackgan.projection_d": True,
-    "stackgan.epochs": 24,
-    "stackgan.lr_decay_epochs": 12,
+    "stackgan.epochs": 12,
+    "stackgan.lr_decay_epochs": 6,
     "stackgan.d_pretrain_epochs": 6,
     "stackgan.guide_weight": 1.0,
+    "stackgan.motion_head": True,
+    "stackgan.generation_noise": 0.0,
+    "stackgan.training_noise": 0.0,
+    "train.precision": "auto",
+}
+# quick (its text code and Stage-I) with the text-conditioned video GAN and every lever that,
+# measured one by one, moved the caption into the video (README "Both fixes together"): a frame
+# tower that sees motion and a text code that names the caption's attributes; Stage-I's conditional
+# BN + projection D + auxiliary classifier + weak KL, D pre-trained and kept as a frozen guide, for
+# 24 epochs (README "Both together"); the same in the video GAN with a flattened attribute head, EMA, and StackGAN first
+# frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
+# (README "A frozen frame judge", "Nearest upsampling"); U-Net skips from its frame encoder (README
+# "U-Net skips"); a 2D sprite moved along one of two paths that the real object's track teaches,
+# its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
+# the motion so the first frame puts the object where the motion starts (README "Sprite", "Why
+# 'down' is short"); Stage-I trained on the mean code and 26 video epochs (README "Trained on the
+# mean code"); a text tower that reads the word slots with a sentence CNN (README "A text tower that
+# reads a word wherever it stands"); bfloat16 compute where the hardware has it (quick's
+# `train.precision = "auto"`), which on a CPU with AVX512_BF16/AMX trains Stage-I 1.5x and the
+# video GAN 1.3x faster than float32 (README "The one command, repeated, seeded, then in
+# bfloat16"). 112 minutes on a 2-core Xeon. The model shipped in
+# keras_t2v/pretrained was trained with it (its word vectors compacted, see compact_fasttext).
+PRESETS["fixes"] = {
+    **PRESETS["quick"],
+    "stackgan.epochs": 24,
+    "stackgan.lr_decay_epochs": 12,
     "vgan.variant": "text",
     "vgan.ema_decay": 0.99,
     "vgan.stackgan_first_frames": 0.5,
@@ -281,16 +300,12 @@ PRESETS["fixes"] = {
     "vgan.upsample": "nearest",
     "vgan.unet_skips": True,
     "vgan.epochs": 26,
-    "stackgan.motion_head": True,
-    "stackgan.generation_noise": 0.0,
-    "stackgan.training_noise": 0.0,
     "vgan.sprite": True,
     "vgan.sprite_path": 6,
     "vgan.sprite_path_choices": 2,
     "vgan.sprite_track_weight": 2.0,
     "vgan.sprite_source": "frame",
     "vgan.mask_l1": 0.5,
-    "train.precision": "mixed_bfloat16",
 }
 PRESETS |= {
     "tiny": {
@@ -342,8 +357,23 @@ class ConfigError(ValueError):
     """An unknown key, a value of the wrong type or an unknown preset."""
 
 
+# Settings that learn from Captioned Moving Shapes' attribute labels when set (imported clips have none).
+LABELLED_SETTINGS = ("joint.attribute_weight", "joint.hard_negatives", "stackgan.attribute_weight",
+                     "stackgan.d_pretrain_epochs", "stackgan.guide_weight", "stackgan.motion_head",
+                     "vgan.attribute_weight", "vgan.frame_guide_weight")
+
+
+def labelled_settings(config: Config) -> list[str]:
+    """The settings of `config` that need attribute labels: those of LABELLED_SETTINGS that are set,
+    and `joint.gan_code=attributes`."""
+    flat = {f"{section}.{key}": value for section, values in to_dict(config).items() if isinstance(values, dict)
+            for key, value in values.items()}
+    return ([f"{key}={flat[key]}" for key in LABELLED_SETTINGS if flat[key]]
+            + (["joint.gan_code=attributes"] if config.joint.gan_code == "attributes" else []))
+
+
 def get_preset(name: str) -> Config:
-    """The resolved config of preset `name` ("tiny", "quick", "fixes" or "paper")."""
+    """The resolved config of preset `name` ("tiny", "baseline", "quick", "fixes" or "paper")."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; expected one of {sorted(PRESETS)}")
     config = Config(preset=name)
@@ -428,11 +458,14 @@ def flatten(config: Config) -> dict:
 
 def nearest_preset(config: Config) -> tuple[str, dict]:
     """The preset `config` differs least from and the keys that differ (section.key -> value). A run
-    trained from one preset with --set flags is named by the preset it equals, if any."""
+    trained from one preset with --set flags is named by the preset it equals, if any (a preset's
+    train.precision "auto" resolved as Run.open resolves it on this machine)."""
+    from keras_t2v.precision import with_resolved_precision
+
     mine = {k: v for k, v in flatten(config).items() if k != "preset"}
     diffs = {}
     for name in PRESETS:
-        preset = flatten(get_preset(name))
+        preset = flatten(with_resolved_precision(get_preset(name)))
         diffs[name] = {k: v for k, v in mine.items() if preset[k] != v}
     name = min(diffs, key=lambda n: (len(diffs[n]), n != config.preset))
     return name, diffs[name]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from keras_t2v.config import Config, ConfigError, flatten, load_config, save_config
+from keras_t2v.precision import with_resolved_precision
 
 
 # How a run is trained, not what it trains: a run may be resumed with other values.
@@ -35,13 +36,15 @@ class Run:
 
     @classmethod
     def open(cls, root: str | Path, config: Config, resume: bool = False) -> "Run":
-        """Creates the run, or reopens it when its saved config is the same.
+        """Creates the run, or reopens it when its saved config is the same (train.precision "auto"
+        resolved for this machine first, so config.yaml records what was trained).
 
         A different config in an existing run is refused with the differing keys named, so two
         experiments never share a directory. With `resume`, EPOCH_KEYS may rise (train longer):
         the saved config then records the new lengths.
         """
         root = Path(root)
+        config = with_resolved_precision(config)
         saved_path = root / "config.yaml"
         if saved_path.exists():
             saved = load_config(saved_path)

@@ -82,8 +82,8 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
     evaluator = metrics["protocol"]["evaluator_accuracy_on_real"]
     d = config.data
     preset, extra = nearest_preset(config)
-    quick = flatten(get_preset("quick"))
-    from_quick = {k: v for k, v in flatten(get_preset(preset)).items() if quick[k] != v and k != "preset"}
+    baseline = flatten(get_preset("baseline"))
+    from_baseline = {k: v for k, v in flatten(get_preset(preset)).items() if baseline[k] != v and k != "preset"}
     sets = "".join(f" --set {k}={v}" for k, v in extra.items())
     seconds = timings["seconds"]
     training = sum(v for k, v in seconds.items() if k != "evaluate")
@@ -112,7 +112,8 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
         "",
         f"`python -m keras_t2v.train --preset {preset} --run-dir {run_dir}{sets}` (every stage, then the evaluation report), "
         f"then `python -m keras_t2v.ship --run-dir {run_dir}`."
-        + (f" The `{preset}` preset is `quick` with: " + ", ".join(f"`{k}={v}`" for k, v in from_quick.items()) + "." if from_quick else ""),
+        + (f" The `{preset}` preset is `baseline` (the original recipe) with: " + ", ".join(f"`{k}={v}`" for k, v in from_baseline.items())
+           + "." if from_baseline else ""),
         "",
         f"Machine: {timings['machine']}, CPU only.",
         "",

@@ -11,6 +11,7 @@ import keras
 
 from keras_t2v.checkpoints import CheckpointManager, EpochCheckpoint, NaNGuard, TrainingDiverged, save_model_atomically
 from keras_t2v.distribute import distributed_fit, is_multiworker
+from keras_t2v.precision import resolve_precision
 from keras_t2v.runs import Run
 
 
@@ -90,16 +91,12 @@ def fit_stage(run: Run, stage: str, model, manager: CheckpointManager, train, va
     return {k: float(v[-1]) for k, v in history.history.items()}
 
 
-PRECISIONS = ("float32", "mixed_bfloat16")
-
-
 @contextlib.contextmanager
 def dtype_policy(name: str):
-    """Layers created inside use the Keras dtype policy `name` (the global policy is restored after)."""
-    if name not in PRECISIONS:
-        raise ValueError(f"train.precision must be one of {PRECISIONS}, got {name!r}")
+    """Layers created inside use the Keras dtype policy of train.precision `name` ("auto" resolved
+    here; see keras_t2v.precision); the global policy is restored after."""
     previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(name)
+    keras.config.set_dtype_policy(resolve_precision(name))
     try:
         yield
     finally:

@@ -22,7 +22,7 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_t2v.config import PRESETS, ConfigError, resolve_config  # noqa: E402
+from keras_t2v.config import PRESETS, ConfigError, labelled_settings, resolve_config  # noqa: E402
 from keras_t2v.distribute import make_strategy, worker_run_dir  # noqa: E402
 from keras_t2v.runs import Run  # noqa: E402
 
@@ -59,6 +59,16 @@ def run_stage(name: str, run: Run, resume: bool, force: bool):
     return vgan_training.train_vgan(run, resume=resume, force=force)
 
 
+def check_labels(config) -> None:
+    """Raises ConfigError, before any stage trains, when imported clips meet settings that need labels."""
+    from keras_t2v.data.records import is_shapes
+
+    needs = labelled_settings(config)
+    if needs and config.data.source != "generate" and not is_shapes(config.data):
+        raise ConfigError(f"{', '.join(needs)} learn from attribute labels, which the imported clips at {config.data.path} "
+                          "do not have: train with --preset baseline, or switch these off with --set")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", default=None, help=f"{' | '.join(PRESETS)} (default quick)")
@@ -92,6 +102,7 @@ def main(argv=None) -> int:
                     getattr(config, stage).epochs = args.epochs
         if args.strategy is not None:
             config.train.strategy = args.strategy
+        check_labels(config)
         run_dir = worker_run_dir(args.run_dir or f"runs/{config.preset}", make_strategy(config.train.strategy))
         run = Run.open(run_dir, config, resume=args.resume)
     except ConfigError as err:

@@ -10,8 +10,8 @@ from keras_t2v.train import main as train
 @pytest.mark.parametrize("variant,stage", [("faithful", None), ("text", "vgan"), ("text_one_stream", "vgan"),
                                            ("text_action_words", "vae"), ("text_onehot", "stackgan"), ("text_aux", "stackgan")])
 def test_each_variant_retrains_from_the_first_stage_it_changes(variant, stage):
-    base = get_preset("quick")
-    assert first_changed_stage(base, apply_overrides(get_preset("quick"), VARIANTS[variant][1])) == stage
+    base = get_preset("baseline")
+    assert first_changed_stage(base, apply_overrides(get_preset("baseline"), VARIANTS[variant][1])) == stage
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from keras_t2v.config import (
     ConfigError,
     apply_overrides,
     get_preset,
+    labelled_settings,
     load_config,
     resolve_config,
     save_config,
@@ -37,25 +38,45 @@ def test_presets_differ_where_they_should():
     assert paper.vgan.mask_l1 == 0.0  # the conditional reference has no mask penalty (0.1 is unconditional-only)
 
 
+def changes(base: str, preset: str) -> dict:
+    """{"section.key": value} where preset `preset` differs from preset `base`."""
+    before, after = to_dict(get_preset(base)), to_dict(get_preset(preset))
+    return {f"{section}.{key}": value for section, values in after.items() if isinstance(values, dict)
+            for key, value in values.items() if before[section][key] != value}
+
+
+def test_quick_is_baseline_plus_the_text_and_stage1_levers():
+    """`quick` is `runs/quick` of the README: baseline and exactly these changes, all before the video stage."""
+    assert changes("baseline", "quick") == {
+        "joint.clip_frames": 8, "joint.attribute_weight": 1.0, "joint.text_input": "words_conv",
+        "stackgan.kl_coeff": 0.02, "stackgan.attribute_weight": 1.0, "stackgan.conditional_bn": True,
+        "stackgan.projection_d": True, "stackgan.epochs": 12, "stackgan.lr_decay_epochs": 6,
+        "stackgan.d_pretrain_epochs": 6, "stackgan.guide_weight": 1.0, "stackgan.motion_head": True,
+        "stackgan.generation_noise": 0.0, "stackgan.training_noise": 0.0, "train.precision": "auto",
+    }
+    assert get_preset("quick").vgan == get_preset("baseline").vgan  # the original image-conditioned video GAN
+
+
 def test_fixes_is_quick_plus_the_measured_levers():
     """The `fixes` preset is `runs/kk` of the README (the shipped model): quick and exactly these changes."""
-    quick, fixes = to_dict(get_preset("quick")), to_dict(get_preset("fixes"))
-    changed = {f"{section}.{key}": value for section, values in fixes.items() if isinstance(values, dict)
-               for key, value in values.items() if quick[section][key] != value}
-    assert changed == {
-        "joint.clip_frames": 8, "joint.attribute_weight": 1.0, "joint.text_input": "words_conv",
-        "stackgan.kl_coeff": 0.02,
-        "stackgan.attribute_weight": 1.0, "stackgan.conditional_bn": True, "stackgan.projection_d": True,
-        "stackgan.epochs": 24, "stackgan.lr_decay_epochs": 12, "stackgan.d_pretrain_epochs": 6,
-        "stackgan.guide_weight": 1.0,
+    assert changes("quick", "fixes") == {
+        "stackgan.epochs": 24, "stackgan.lr_decay_epochs": 12,
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
         "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest",
-        "vgan.unet_skips": True, "vgan.epochs": 26, "stackgan.motion_head": True, "stackgan.generation_noise": 0.0,
-        "stackgan.training_noise": 0.0,
+        "vgan.unet_skips": True, "vgan.epochs": 26,
         "vgan.sprite": True, "vgan.sprite_path": 6, "vgan.sprite_path_choices": 2, "vgan.sprite_track_weight": 2.0,
-        "vgan.sprite_source": "frame", "vgan.mask_l1": 0.5, "train.precision": "mixed_bfloat16",
+        "vgan.sprite_source": "frame", "vgan.mask_l1": 0.5,
     }
+
+
+def test_baseline_learns_nothing_from_attribute_labels():
+    """Imported clips have no attributes: baseline is the preset that trains on them."""
+    assert labelled_settings(get_preset("baseline")) == labelled_settings(get_preset("tiny")) == []
+    assert labelled_settings(get_preset("quick")) == [
+        "joint.attribute_weight=1.0", "stackgan.attribute_weight=1.0", "stackgan.d_pretrain_epochs=6",
+        "stackgan.guide_weight=1.0", "stackgan.motion_head=True"]
+    assert labelled_settings(apply_overrides(get_preset("baseline"), ["joint.gan_code=attributes"])) == ["joint.gan_code=attributes"]
 
 
 def test_overrides_are_typed():

@@ -1,12 +1,16 @@
 """Numerics options: train.precision = "mixed_bfloat16" (bfloat16 compute, float32 weights and losses)
-and train.jit_compile (XLA)."""
+or "auto", and train.jit_compile (XLA)."""
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from keras_t2v.config import apply_overrides, get_preset, load_config
 from keras_t2v.models.vgan_model import VideoGAN
 from keras_t2v.pipeline import TextToVideo
+from keras_t2v.precision import cpu_flags, native_bfloat16, resolve_precision
+from keras_t2v.runs import Run
 from keras_t2v.stages import dtype_policy
 from keras_t2v.train import main as train
 
@@ -32,6 +36,34 @@ def test_bfloat16_step_matches_float32_within_three_percent():
     with pytest.raises(ValueError, match="train.precision must be one of"):
         with dtype_policy("float16"):
             pass
+
+
+CPUINFO = """processor\t: {n}
+model name\t: Some CPU
+flags\t\t: fpu sse2 avx2 avx512f {extra}
+"""
+
+
+@pytest.mark.parametrize("extra,expected", [("avx512_bf16", "mixed_bfloat16"), ("amx_bf16 amx_tile", "mixed_bfloat16"),
+                                            ("avx512vnni", "float32")])
+def test_auto_picks_bfloat16_where_the_cpu_has_it(tmp_path, extra, expected):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(n=0, extra=extra) + "\n" + CPUINFO.format(n=1, extra=extra))
+    assert ("avx512f" in cpu_flags(cpuinfo)) and cpu_flags(tmp_path / "missing") == set()
+    if not tf.config.list_physical_devices("GPU"):
+        assert resolve_precision("auto", native=native_bfloat16(cpuinfo)) == expected
+    assert resolve_precision("float32", native=True) == "float32"  # an explicit choice is kept
+    with pytest.raises(ValueError, match="train.precision must be one of"):
+        resolve_precision("float16")
+
+
+def test_a_run_records_the_precision_auto_resolved_to(tmp_path):
+    config = apply_overrides(get_preset("tiny"), ["train.precision=auto"])
+    run = Run.open(tmp_path / "run", config)
+    resolved = resolve_precision("auto")
+    assert run.config.train.precision == load_config(tmp_path / "run" / "config.yaml").train.precision == resolved
+    assert config.train.precision == "auto"  # the caller's config is not changed
+    assert Run.open(tmp_path / "run", config).config.train.precision == resolved  # reopens: the same machine resolves alike
 
 
 def test_every_stage_trains_and_generates_in_bfloat16(tmp_path):

@@ -163,3 +163,15 @@ def test_every_stage_trains_on_an_imported_csv_collection(tmp_path):
     assert "probe_latent" not in json.loads((run_dir / "vae" / "report.json").read_text())
     frames = TextToVideo.from_pretrained(run_dir)("a green square moves to the left", seed=0).frames
     assert frames.shape == (1, 8, 16, 16, 3)
+
+
+def test_settings_that_need_labels_are_refused_before_any_stage_trains(tmp_path, capsys):
+    out = tmp_path / "data"
+    main(["--format", "csv", "--source", str(make_csv_collection(tmp_path)), "--out", str(out), *SMALL])
+    run_dir = tmp_path / "run"
+    with pytest.raises(SystemExit):
+        train(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "data.source=shards", "--set", f"data.path={out}",
+               "--set", "joint.attribute_weight=1.0", "--set", "stackgan.attribute_weight=0.5"])
+    error = capsys.readouterr().err
+    assert f"joint.attribute_weight=1.0, stackgan.attribute_weight=0.5 learn from attribute labels, which the imported clips at {out}" in error
+    assert "--preset baseline" in error and not run_dir.exists()
