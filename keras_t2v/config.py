@@ -243,8 +243,8 @@ PRESETS: dict[str, dict[str, typing.Any]] = {
         "words.vector_size": 300,
     },
 }
-# baseline with the text code and the Stage-I of `fixes` at half its epochs (README "Stage-I in the
-# quick preset"): a text tower that reads the word slots with a sentence CNN and names the
+# baseline with the text code and the Stage-I of `fixes` for its first 14 epochs (README "Stage-I in
+# the quick preset"): a text tower that reads the word slots with a sentence CNN and names the
 # attributes, a frame tower that reads 8 frames; Stage-I with conditional BN, a projection D, an
 # auxiliary attribute classifier that also names the motion, a weak KL, D pre-trained and kept as a
 # frozen guide, trained on and generating from the mean code. The video GAN is the original
@@ -259,8 +259,8 @@ PRESETS["quick"] = {
     "stackgan.attribute_weight": 1.0,
     "stackgan.conditional_bn": True,
     "stackgan.projection_d": True,
-    "stackgan.epochs": 12,
-    "stackgan.lr_decay_epochs": 6,
+    "stackgan.epochs": 14,
+    "stackgan.lr_decay_epochs": 12,
     "stackgan.d_pretrain_epochs": 6,
     "stackgan.guide_weight": 1.0,
     "stackgan.motion_head": True,
@@ -272,8 +272,8 @@ PRESETS["quick"] = {
 # measured one by one, moved the caption into the video (README "Both fixes together"): a frame
 # tower that sees motion and a text code that names the caption's attributes; Stage-I's conditional
 # BN + projection D + auxiliary classifier + weak KL, D pre-trained and kept as a frozen guide, for
-# 24 epochs (README "Both together"); the same in the video GAN with a flattened attribute head, EMA, and StackGAN first
-# frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
+# 24 epochs (README "Both together"); the same in the video GAN with a flattened attribute head,
+# EMA, and StackGAN first frames; Stage-I's guide on the video's frames with nearest upsampling in the video generator
 # (README "A frozen frame judge", "Nearest upsampling"); U-Net skips from its frame encoder (README
 # "U-Net skips"); a 2D sprite moved along one of two paths that the real object's track teaches,
 # its colour the first frame's, Stage-I generating from the mean code, and Stage-I's guide naming
@@ -288,7 +288,6 @@ PRESETS["quick"] = {
 PRESETS["fixes"] = {
     **PRESETS["quick"],
     "stackgan.epochs": 24,
-    "stackgan.lr_decay_epochs": 12,
     "vgan.variant": "text",
     "vgan.ema_decay": 0.99,
     "vgan.stackgan_first_frames": 0.5,
@@ -366,8 +365,7 @@ LABELLED_SETTINGS = ("joint.attribute_weight", "joint.hard_negatives", "stackgan
 def labelled_settings(config: Config) -> list[str]:
     """The settings of `config` that need attribute labels: those of LABELLED_SETTINGS that are set,
     and `joint.gan_code=attributes`."""
-    flat = {f"{section}.{key}": value for section, values in to_dict(config).items() if isinstance(values, dict)
-            for key, value in values.items()}
+    flat = flatten(config)
     return ([f"{key}={flat[key]}" for key in LABELLED_SETTINGS if flat[key]]
             + (["joint.gan_code=attributes"] if config.joint.gan_code == "attributes" else []))
 

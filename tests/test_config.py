@@ -50,7 +50,7 @@ def test_quick_is_baseline_plus_the_text_and_stage1_levers():
     assert changes("baseline", "quick") == {
         "joint.clip_frames": 8, "joint.attribute_weight": 1.0, "joint.text_input": "words_conv",
         "stackgan.kl_coeff": 0.02, "stackgan.attribute_weight": 1.0, "stackgan.conditional_bn": True,
-        "stackgan.projection_d": True, "stackgan.epochs": 12, "stackgan.lr_decay_epochs": 6,
+        "stackgan.projection_d": True, "stackgan.epochs": 14, "stackgan.lr_decay_epochs": 12,
         "stackgan.d_pretrain_epochs": 6, "stackgan.guide_weight": 1.0, "stackgan.motion_head": True,
         "stackgan.generation_noise": 0.0, "stackgan.training_noise": 0.0, "train.precision": "auto",
     }
@@ -60,7 +60,7 @@ def test_quick_is_baseline_plus_the_text_and_stage1_levers():
 def test_fixes_is_quick_plus_the_measured_levers():
     """The `fixes` preset is `runs/kk` of the README (the shipped model): quick and exactly these changes."""
     assert changes("quick", "fixes") == {
-        "stackgan.epochs": 24, "stackgan.lr_decay_epochs": 12,
+        "stackgan.epochs": 24,
         "vgan.variant": "text", "vgan.ema_decay": 0.99, "vgan.stackgan_first_frames": 0.5,
         "vgan.attribute_weight": 1.0, "vgan.conditional_bn": True, "vgan.projection_d": True,
         "vgan.attribute_head": "flatten", "vgan.frame_guide_weight": 1.0, "vgan.upsample": "nearest",
