@@ -112,7 +112,7 @@ def model_card(run_dir: Path, saved: Path, timing_note: str = "") -> str:
         "",
         f"`python -m keras_t2v.train --preset {preset} --run-dir {run_dir}{sets}` (every stage, then the evaluation report), "
         f"then `python -m keras_t2v.ship --run-dir {run_dir}`."
-        + (f" The `{preset}` preset is `baseline` (the original recipe) with: " + ", ".join(f"`{k}={v}`" for k, v in from_baseline.items())
+        + (f" The `{preset}` preset is `baseline` with: " + ", ".join(f"`{k}={v}`" for k, v in from_baseline.items())
            + "." if from_baseline else ""),
         "",
         f"Machine: {timings['machine']}, CPU only.",

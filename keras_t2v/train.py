@@ -64,7 +64,7 @@ def check_labels(config) -> None:
     from keras_t2v.data.records import is_shapes
 
     needs = labelled_settings(config)
-    if needs and config.data.source != "generate" and not is_shapes(config.data):
+    if needs and not is_shapes(config.data):
         raise ConfigError(f"{', '.join(needs)} learn from attribute labels, which the imported clips at {config.data.path} "
                           "do not have: train with --preset baseline, or switch these off with --set")
 
