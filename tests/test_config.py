@@ -8,12 +8,12 @@ from keras_t2v.config import (
     Config,
     ConfigError,
     apply_overrides,
+    flatten,
     get_preset,
     labelled_settings,
     load_config,
     resolve_config,
     save_config,
-    to_dict,
 )
 
 
@@ -40,9 +40,8 @@ def test_presets_differ_where_they_should():
 
 def changes(base: str, preset: str) -> dict:
     """{"section.key": value} where preset `preset` differs from preset `base`."""
-    before, after = to_dict(get_preset(base)), to_dict(get_preset(preset))
-    return {f"{section}.{key}": value for section, values in after.items() if isinstance(values, dict)
-            for key, value in values.items() if before[section][key] != value}
+    before, after = flatten(get_preset(base)), flatten(get_preset(preset))
+    return {key: value for key, value in after.items() if key != "preset" and before[key] != value}
 
 
 def test_quick_is_baseline_plus_the_text_and_stage1_levers():
