@@ -117,6 +117,7 @@ class StackGANConfig:
     r_num: int = 4  # Stage-II residual blocks
     kl_coeff: float = 2.0
     generation_noise: float = 1.0  # scale of CA's noise when generating (not training, nor the frames Stage-II and VGAN train on): 1.0 samples as StackGAN, 0.0 the mean code (deviation)
+    generation_z_scale: float = 1.0  # scale of z when generating (pipeline, Stage-I report): 1.0 samples as StackGAN; > 1 spreads where the object is drawn (deviation)
     training_noise: float = 1.0  # scale of CA's noise when training Stage-I and drawing the frames Stage-II and VGAN train on: 1.0 as StackGAN, 0.0 the mean code (deviation)
     attribute_weight: float = 0.0  # > 0 (shapes data): Stage-I D's auxiliary attribute classifier (TAC-GAN) and its loss weight
     classify_fakes: bool = False  # D's attribute head also learns fakes as their captions' attributes (AC-GAN's form)

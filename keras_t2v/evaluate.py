@@ -139,8 +139,8 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
                     report_dir: str | None = None) -> dict:
     """StackGAN Stage-I frames alone (issue 6's report), for runs trained up to the stackgan stage:
     the frame evaluator's attribute accuracy on one frame per caption (the first caption of clips
-    0..n-1 of test and test_unseen, noise and CA noise from seed 0). Writes stage1.json to `report_dir`
-    (default <run_dir>/report)."""
+    0..n-1 of test and test_unseen, noise and CA noise from seed 0, z scaled as the pipeline scales
+    it). Writes stage1.json to `report_dir` (default <run_dir>/report)."""
     from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
     from keras_t2v.models.stackgan_training import load_stage1, text_codes
 
@@ -155,7 +155,7 @@ def evaluate_stage1(run_dir: str, n: int = 512, evaluator_dir: str | None = None
         codes, _ = text_codes(run, split)
         count = min(n, len(codes) // 3)
         attributes = caption_pool(run.config.data, split).attributes[:count]  # no video rendered
-        frames = stage1_frames(model, codes, count)
+        frames = stage1_frames(model, codes, count, z_scale=run.config.stackgan.generation_z_scale)
         _, predicted = evaluator.predict_frame(frames)
         metrics["splits"][split] = {"stage1_frame_accuracy": accuracy_table(predicted, attributes[:, columns], FRAME_ATTRIBUTES),
                                     "chance": chance(FRAME_ATTRIBUTES),

@@ -166,7 +166,8 @@ class TextToVideo:
         for generator in (self.image_generator, self.refiner):  # conditioning augmentation draws from the seed too
             if generator is not None:
                 generator.get_layer("ca").reseed(seed)
-        z_image = rng.normal(size=(len(codes), self.image_generator.inputs[1].shape[-1])).astype("float32")
+        z_image = self.config.stackgan.generation_z_scale * rng.normal(size=(len(codes), self.image_generator.inputs[1].shape[-1]))
+        z_image = z_image.astype("float32")
         first = self._numpy(self.image_generator([codes, z_image])[0])
         z_video = rng.normal(size=(len(codes), self.config.vgan.z_dim)).astype("float32")
         video, mask, background = (self._numpy(t) for t in self.video_generator(generator_inputs(self.config.vgan.variant, first, codes, z_video)))

@@ -10,6 +10,7 @@ import pytest
 from gensim.models import KeyedVectors
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from keras_t2v.export import to_uint8
 from keras_t2v.generate import main as generate
 from keras_t2v.models.stackgan_training import text_codes
 from keras_t2v.models.vgan_training import stackgan_first_frames
@@ -121,6 +122,26 @@ def test_generation_noise_comes_from_the_run_config_and_is_saved(run_dir, tmp_pa
     assert config.count("training_noise: 1.0") == 1
     (copy / "config.yaml").write_text(config.replace("training_noise: 1.0", "training_noise: 0.0"))
     assert not np.array_equal(stackgan_first_frames(Run.load(copy), codes), sampled)
+
+
+def test_generation_z_scale_multiplies_the_z_stage1_draws_when_generating(run_dir, tmp_path):
+    """stackgan.generation_z_scale: 0 at the mean code makes Stage-I's frame the same for every seed;
+    2 gives the frame of twice the seed's z."""
+    copy = tmp_path / "run"
+    shutil.copytree(run_dir, copy)
+    config = (copy / "config.yaml").read_text()
+    assert config.count("generation_z_scale: 1.0") == 1 and config.count("generation_noise: 1.0") == 1
+    config = config.replace("generation_noise: 1.0", "generation_noise: 0.0")
+    (copy / "config.yaml").write_text(config.replace("generation_z_scale: 1.0", "generation_z_scale: 0.0"))
+    pipe = TextToVideo.from_pretrained(copy)
+    np.testing.assert_array_equal(pipe(PROMPT, seed=3).first_frames, pipe(PROMPT, seed=4).first_frames)
+    (copy / "config.yaml").write_text(config.replace("generation_z_scale: 1.0", "generation_z_scale: 2.0"))
+    pipe = TextToVideo.from_pretrained(copy)
+    z = 2.0 * np.random.default_rng(3).normal(size=(1, pipe.image_generator.inputs[1].shape[-1]))
+    expected = to_uint8(N(pipe.image_generator([pipe.codes([PROMPT]), z.astype("float32")])[0]))
+    np.testing.assert_array_equal(pipe(PROMPT, seed=3).first_frames, expected)
+    (copy / "config.yaml").write_text(config)
+    assert not np.array_equal(TextToVideo.from_pretrained(copy)(PROMPT, seed=3).first_frames, expected)
 
 
 @pytest.mark.parametrize("prompt,message", [("", "has no words"), ("?!", "has no words")])
