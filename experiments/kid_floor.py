@@ -30,12 +30,12 @@ from skip_shifts import displacement_and_path
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, ATTRIBUTE_VALUES, DOWN, UP, UP_DOWN
 from keras_t2v.data.records import split_records
-from keras_t2v.evaluate import _load_evaluator, real_clips
+from keras_t2v.evaluate import _load_evaluator, generate_videos, real_clips
 from keras_t2v.evaluation.metrics import kernel_distance
 from keras_t2v.export import to_float
 from keras_t2v.pipeline import TextToVideo
 
-N, DRAWS, SUBSETS, BATCH = 512, 8, 50, 32
+N, DRAWS, SUBSETS = 512, 8, 50
 
 
 def subset_spread(a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> tuple[float, float]:
@@ -70,9 +70,7 @@ def main(run_dir: str) -> None:
 
     for split in ("test", "test_unseen"):
         videos, attributes, captions = real_clips(run, split, N)
-        outs = [pipe(captions[s : s + BATCH], seed=s) for s in range(0, N, BATCH)]
-        fakes = np.concatenate([o.frames for o in outs])
-        stage1 = np.concatenate([o.first_frames for o in outs])
+        fakes, stage1 = generate_videos(pipe, captions)
         real, _ = evaluator.predict_video(to_float(videos))
         fake, _ = evaluator.predict_video(to_float(fakes))
         floors = [kernel_distance(real, train[k * N : (k + 1) * N]) for k in range(DRAWS)]

@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from keras_t2v.data.attributes import ATTRIBUTE_NAMES, DOWN, MOTIONS, UP, UP_DOWN
-from keras_t2v.evaluate import real_clips
+from keras_t2v.evaluate import generate_videos, real_clips
 from keras_t2v.evaluation.motion import centroid_trajectory
 from keras_t2v.pipeline import TextToVideo
 from keras_t2v.runs import Run
@@ -59,8 +59,7 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     real, attributes, captions = real_clips(run, "test", n)
     motion = attributes[:, ATTRIBUTE_NAMES.index("motion")]
     axis = np.isin(motion, (UP, DOWN, UP_DOWN)).astype(int)  # 1: along y
-    outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, n, batch)]
-    fake = np.concatenate([o.frames for o in outputs])
+    fake, _ = generate_videos(pipe, captions, batch)
     shifts, odds = [], []
     for start in range(0, n, batch):  # the z the pipeline drew for this batch (after Stage-I's)
         rng = np.random.default_rng(start)

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 
 from keras_t2v.data.attributes import FRAME_COLUMNS, NUM_VALUES
-from keras_t2v.evaluate import _load_evaluator, accuracy_table, real_clips
+from keras_t2v.evaluate import _load_evaluator, accuracy_table, generate_videos, real_clips
 from keras_t2v.evaluation.classifiers import FRAME_ATTRIBUTES
 from keras_t2v.export import to_float
 from keras_t2v.pipeline import TextToVideo
@@ -47,9 +47,8 @@ def main(run_dir: str, n: int = 512, batch: int = 32) -> None:
     rows = {"evaluator": [], "Stage-I guide": []}
     for split in ("test", "test_unseen"):
         _, attributes, captions = real_clips(run, split, n)
-        outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, len(captions), batch)]
-        videos = np.concatenate([o.frames for o in outputs])  # (n, T, S, S, 3) uint8
-        frames = {"Stage-I": np.concatenate([o.first_frames for o in outputs])}
+        videos, first_frames = generate_videos(pipe, captions, batch)
+        frames = {"Stage-I": first_frames}
         frames |= {f"video t={t}": videos[:, t] for t in TIMES}
         for name, images in frames.items():
             predictions = {"evaluator": evaluator.predict_frame(to_float(images))[1]}

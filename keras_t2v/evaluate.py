@@ -71,6 +71,13 @@ def real_clips(run: Run, split: str, n: int):
     return np.stack(videos), np.stack(attributes), captions
 
 
+def generate_videos(pipe, captions: list[str], batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """(videos uint8 (n, T, S, S, 3), Stage-I frames uint8 (n, S, S, 3)) for `captions`, the
+    evaluation's draw: the batch that starts at caption i samples from seed i."""
+    outputs = [pipe(captions[start : start + batch], seed=start) for start in range(0, len(captions), batch)]
+    return np.concatenate([o.frames for o in outputs]), np.concatenate([o.first_frames for o in outputs])
+
+
 def content_drift(videos: np.ndarray) -> float:
     """Mean change (grey levels) of the object's colour from the first frame, over frames and clips.
 
@@ -187,12 +194,7 @@ def evaluate(run_dir: str, n: int = 512, evaluator_dir: str | None = None, evalu
     val_features, _ = evaluator.predict_video(to_float(val_videos))
     for split in ("test", "test_unseen"):
         videos, attributes, captions = real_clips(run, split, n)
-        generated, first_frames = [], []
-        for start in range(0, len(captions), batch):
-            out = pipe(captions[start : start + batch], seed=start)
-            generated.append(out.frames)
-            first_frames.append(out.first_frames)
-        generated, first_frames = np.concatenate(generated), np.concatenate(first_frames)
+        generated, first_frames = generate_videos(pipe, captions, batch)
         fake_features, predicted = evaluator.predict_video(to_float(generated))
         real_features, _ = evaluator.predict_video(to_float(videos))
         _, frame_predicted = evaluator.predict_frame(to_float(first_frames))
