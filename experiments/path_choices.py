@@ -25,7 +25,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_t2v.data.attributes import LEFT_RIGHT, MOTIONS, NUM_VALUES, RIGHT, LEFT
+from keras_t2v.data.attributes import LEFT, LEFT_RIGHT, MOTIONS, RIGHT, one_hot
 from keras_t2v.data.shapes import describe_clip, extent_pixels, object_alpha, trajectory
 from keras_t2v.models.losses import path_errors, winner_cross_entropy, winner_takes_all_l1
 from keras_t2v.models.vgan import _shifts
@@ -38,13 +38,11 @@ def clips(split: str, n: int):
     """The first n clips of `split` -> (reads without z (n, D) float32, tracks (n, T, 2) in
     fractions of the frame from frame 0, motion (n,) int)."""
     reads, tracks, motion = [], [], []
-    offsets = np.cumsum((0,) + NUM_VALUES[:-1])
     for i in range(n):
         spec = describe_clip(0, split, i)
         centers = trajectory(spec, SIZE, FRAMES)
         alpha = object_alpha(spec.attributes[0], extent_pixels(spec, SIZE), centers[:1], SIZE)[0]
-        text = np.zeros(sum(NUM_VALUES), np.float32)
-        text[offsets + np.array(spec.attributes)] = 1.0
+        text = one_hot([spec.attributes])[0]
         where = alpha.reshape(8, SIZE // 8, 8, SIZE // 8).mean(axis=(1, 3)).ravel()
         reads.append(np.concatenate([text, where]))
         tracks.append((centers - centers[0]) / SIZE)
