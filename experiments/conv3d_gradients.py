@@ -1,8 +1,8 @@
 """How fast TensorFlow takes a strided Conv3D's gradients on this CPU, with oneDNN off or on.
 
 TensorFlow reads TF_ENABLE_ONEDNN_OPTS when it is first imported, and turns oneDNN on by itself
-only on CPUs with AVX512_VNNI, AVX512_BF16, AMX and the like; `keras_t2v` sets it to 1 on import. This script imports
-TensorFlow alone, so the variable is whatever the shell gives:
+only on CPUs with AVX512_VNNI, AVX512_BF16, AMX and the like; `keras_t2v` sets it to 1 on import.
+This script imports TensorFlow alone, so the variable is whatever the shell gives:
 
     TF_ENABLE_ONEDNN_OPTS=0 python experiments/conv3d_gradients.py
     TF_ENABLE_ONEDNN_OPTS=1 python experiments/conv3d_gradients.py
