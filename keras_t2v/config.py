@@ -126,6 +126,7 @@ class StackGANConfig:
     conditional_bn: bool = False  # Stage-I G: every BatchNorm takes scale and offset from the CA code (deviation)
     projection_d: bool = False  # Stage-I D: projection head (Miyato & Koyama 2018) instead of concat + conv (deviation)
     motion_head: bool = False  # D's attribute head (and guide) also name the motion, which sets where a clip's object starts (deviation)
+    mode_seeking_weight: float = 0.0  # > 0 (variant tf): G also pays w / (mean|G(t,z)-G(t,z')| / mean|z-z'|), MSGAN's mode-seeking term (deviation)
     learning_rate: float = 2e-4
     beta1: float = 0.5
     lr_decay_epochs: int = 50  # halve the learning rate every N epochs (TF Stage-I cfg)

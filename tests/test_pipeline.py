@@ -294,6 +294,17 @@ def test_ship_packs_the_model_with_its_card(run_dir, tmp_path, capsys):
     np.testing.assert_array_equal(frames, TextToVideo.from_pretrained(run_dir)(PROMPT, seed=0).frames)
 
 
+def test_mode_seeking_needs_the_tf_variant_and_is_refused_before_training(tmp_path):
+    """stackgan.mode_seeking_weight compares G's fakes with the D step's, which only the TF
+    variant draws from another z."""
+    from keras_t2v.config import ConfigError
+
+    with pytest.raises(ConfigError, match='stackgan.mode_seeking_weight .* set stackgan.variant = "tf"'):
+        train(["--preset", "tiny", "--run-dir", str(tmp_path / "refused"), "--stage", "stackgan", "--no-evaluate",
+               "--set", "stackgan.variant=pytorch", "--set", "stackgan.mode_seeking_weight=1.0"])
+    assert not (tmp_path / "refused" / "stackgan" / "stackgan.keras").exists()
+
+
 def test_stackgan_discriminator_pretrained_as_an_attribute_classifier(tmp_path):
     """stackgan.d_pretrain_epochs: D's trunk and attribute head learn real frames' attributes
     before the GAN; the losses, val accuracies and a TensorBoard curve are kept. With

@@ -23,6 +23,15 @@ def mean_probability(logits):
     return ops.mean(ops.sigmoid(ops.cast(logits, "float32")))
 
 
+def mode_seeking_ratio(images, other_images, z, other_z):
+    """MSGAN's ratio (Mao et al. 2019, "Mode Seeking GANs"): mean |G(c, z) - G(c, z')| over mean
+    |z - z'| for two draws of the noise for one batch of codes, images (B, ...) and z (B, z_dim):
+    how far apart the generator puts two noises' images. G maximises it by paying 1 / (ratio + 1e-5),
+    so that z, not only the code, decides what is drawn."""
+    difference = ops.mean(ops.abs(ops.cast(images, "float32") - ops.cast(other_images, "float32")))
+    return difference / ops.mean(ops.abs(ops.cast(z, "float32") - ops.cast(other_z, "float32")))
+
+
 def attribute_cross_entropy(logits, attributes, sizes):
     """Auxiliary-classifier loss (AC-GAN, Odena et al. 2017; TAC-GAN, Dash et al. 2017): the mean
     over attributes of the softmax cross-entropy of each attribute's slice of `logits`

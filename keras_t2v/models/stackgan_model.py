@@ -19,7 +19,12 @@ attribute head and the guide also name the caption's motion from the frame: the 
 clip shows where its object starts (the right side for "left", the top for "down"), so G learns to
 put it there; its logits follow the frame attributes' 14, which stay the first.
 `conditional_bn` and `projection_d` (deviations) condition G's every BatchNorm on the CA code and
-make D a projection discriminator; see models/stackgan.py.
+make D a projection discriminator; see models/stackgan.py. With `mode_seeking_weight` (a deviation:
+MSGAN, Mao et al. 2019) G also pays mode_seeking_weight / (mean |G(t, z) - G(t, z')| / mean |z - z'|
++ 1e-5), where z' is the noise of the step's D update and G(t, z') its fakes, gradient stopped
+(the TF original's two draws, so the term costs no extra pass; MSGAN back-propagates through both,
+this through one, half its gradient): a Stage-I drawing from the mean code varies its frames only
+through z, and without the term it lets z move the object too little.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from keras_t2v.data.attributes import ATTRIBUTE_NAMES, FRAME_COLUMNS, NUM_VALUES
 from keras_t2v.distribute import ReplicaSeedGenerator, replica_gradients
 from keras_t2v.models.layers import ca_kl
 from keras_t2v.models.gan import TwoOptimizerGAN
-from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability
+from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matching_aware_d_loss, mean_probability, mode_seeking_ratio
 from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 
 
@@ -47,14 +52,17 @@ class StackGANStageI(TwoOptimizerGAN):
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
                  kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, guide_weight=0.0, conditional_bn=False,
-                 projection_d=False, motion_head=False, seed=None, **kwargs):
+                 projection_d=False, motion_head=False, mode_seeking_weight=0.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
                              classify_fakes=classify_fakes, guide_weight=guide_weight, conditional_bn=conditional_bn,
-                             projection_d=projection_d, motion_head=motion_head, seed=seed)
+                             projection_d=projection_d, motion_head=motion_head, mode_seeking_weight=mode_seeking_weight, seed=seed)
         self.variant, self.z_dim, self.kl_coeff, self.attribute_weight = variant, z_dim, kl_coeff, attribute_weight
-        self.classify_fakes, self.guide_weight = classify_fakes, guide_weight
+        self.classify_fakes, self.guide_weight, self.mode_seeking_weight = classify_fakes, guide_weight, mode_seeking_weight
+        if mode_seeking_weight and variant != "tf":
+            raise ValueError("mode_seeking_weight compares G's fakes with the D step's, drawn from another z: it needs "
+                             "variant 'tf', which draws z again for G (the PyTorch port reuses the D step's fakes)")
         if motion_head and not attribute_weight:
             raise ValueError("motion_head adds the motion to D's attribute head: it needs attribute_weight > 0")
         self.attribute_columns = FRAME_COLUMNS + ((ATTRIBUTE_NAMES.index("motion"),) if motion_head else ())
@@ -72,7 +80,7 @@ class StackGANStageI(TwoOptimizerGAN):
             self.guide.trainable = False
         self.noise = ReplicaSeedGenerator(None if seed is None else seed + 1)
         self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong") + (("attribute_real", "attribute_fake") if attribute_weight else ())
-                   + (("guide_fake",) if guide_weight else ()))
+                   + (("guide_fake",) if guide_weight else ()) + (("mode_seeking",) if mode_seeking_weight else ()))
         self.built = True
 
     def sample_noise(self, batch):
@@ -116,7 +124,7 @@ class StackGANStageI(TwoOptimizerGAN):
         if isinstance(data, tuple):  # (x,) from train_on_batch / fit without targets
             data = data[0]
         real, embedding, wrong = data["image"], data["embedding"], data["wrong_image"]
-        z = self.sample_noise(ops.shape(real)[0])
+        z = d_z = self.sample_noise(ops.shape(real)[0])
         with tf.GradientTape() as tape:
             fake, mu, _ = self.generator([embedding, z], training=True)
             condition = self._condition(embedding, mu)
@@ -132,6 +140,7 @@ class StackGANStageI(TwoOptimizerGAN):
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(replica_gradients(tape, d_loss, d_vars), d_vars))
 
+        d_fake = ops.stop_gradient(fake)
         if self.variant == "tf":
             z = self.sample_noise(ops.shape(real)[0])
         with tf.GradientTape() as tape:
@@ -145,6 +154,9 @@ class StackGANStageI(TwoOptimizerGAN):
             if self.guide_weight:
                 guide_fake = self._attribute_loss(self.guide(fake, training=False), data["attributes"])
                 g_loss = g_loss + self.guide_weight * guide_fake
+            if self.mode_seeking_weight:
+                mode_seeking = mode_seeking_ratio(fake, d_fake, z, d_z)
+                g_loss = g_loss + self.mode_seeking_weight / (mode_seeking + 1e-5)
         g_vars = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(replica_gradients(tape, g_loss, g_vars), g_vars))
 
@@ -154,6 +166,8 @@ class StackGANStageI(TwoOptimizerGAN):
             values |= {"attribute_real": attribute_real, "attribute_fake": attribute_fake}
         if self.guide_weight:
             values["guide_fake"] = guide_fake
+        if self.mode_seeking_weight:
+            values["mode_seeking"] = mode_seeking
         return self.update_metrics(values)
 
 

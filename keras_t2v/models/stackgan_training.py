@@ -170,6 +170,8 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
         raise ConfigError("stackgan.classify_fakes trains D's attribute head on fakes: set stackgan.attribute_weight > 0")
     if sg.motion_head and not sg.attribute_weight:
         raise ConfigError("stackgan.motion_head adds the motion to D's attribute head: set stackgan.attribute_weight > 0")
+    if sg.mode_seeking_weight and sg.variant != "tf":
+        raise ConfigError("stackgan.mode_seeking_weight compares G's fakes with the D step's from another z: set stackgan.variant = \"tf\"")
     out, manager, final, skip = open_stage(run, "stackgan", "stackgan.keras", resume, force, sg.epochs, **in_training.checkpoint_monitor(run))
     if skip:
         return StageResult("stackgan", 0.0, {}, skipped=True)
@@ -187,7 +189,7 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
                                attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight,
                                conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, motion_head=sg.motion_head,
-                               seed=cfg.train.seed)
+                               mode_seeking_weight=sg.mode_seeking_weight, seed=cfg.train.seed)
         set_generation_noise(model.generator, sg.generation_noise)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 

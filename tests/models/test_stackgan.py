@@ -354,3 +354,28 @@ def test_conditional_generator_and_projection_discriminator_train_and_round_trip
         m.generator.get_layer("ca").reseed(7)
     z = np.zeros((8, 6), "float32")
     np.testing.assert_array_equal(N(loaded.generate(_batch()["embedding"], z)), N(model.generate(_batch()["embedding"], z)))
+
+
+def test_mode_seeking_term_pushes_two_noises_images_apart_and_round_trips(tmp_path):
+    """stackgan.mode_seeking_weight (MSGAN): G pays weight / (mean |G(t, z) - G(t, z')| / mean |z - z'|
+    + 1e-5), with z' and G(t, z') the D step's noise and fakes; D's loss is unchanged."""
+    batch = _batch()
+    models = [StackGANStageI(12, 8, 6, 4, 4, 16, "tf", mode_seeking_weight=weight, seed=0) for weight in (0.0, 0.5)]
+    for model in models:
+        model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+        model.generator.get_layer("ca").training_noise = 0.0  # G(t, z) depends on z alone
+    plain, seeking = models
+    seeking.set_weights(plain.get_weights())
+    state = N(seeking.noise.state)
+    d_z, g_z = N(seeking.sample_noise(8)), N(seeking.sample_noise(8))  # the D step's draw, then G's
+    seeking.noise.state.assign(state)
+    d_fake, g_fake = (N(seeking.generator([batch["embedding"], z], training=True)[0]) for z in (d_z, g_z))
+    ratio = np.abs(g_fake - d_fake).mean() / np.abs(g_z - d_z).mean()
+    logs, base = seeking.train_on_batch(batch, return_dict=True), plain.train_on_batch(batch, return_dict=True)
+    assert logs["mode_seeking"] == pytest.approx(ratio, rel=1e-4)
+    assert logs["g_loss"] == pytest.approx(base["g_loss"] + 0.5 / (ratio + 1e-5), rel=1e-4)
+    assert logs["d_loss"] == pytest.approx(base["d_loss"], rel=1e-6)
+    seeking.save(tmp_path / "msgan.keras")
+    assert keras.models.load_model(tmp_path / "msgan.keras", safe_mode=True).mode_seeking_weight == 0.5
+    with pytest.raises(ValueError, match="needs variant 'tf'"):
+        StackGANStageI(12, 8, 6, 4, 4, 16, "pytorch", mode_seeking_weight=1.0)
