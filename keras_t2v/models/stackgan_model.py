@@ -24,7 +24,8 @@ MSGAN, Mao et al. 2019) G also pays mode_seeking_weight / (mean |G(t, z) - G(t, 
 + 1e-5), where z' is the noise of the step's D update and G(t, z') its fakes, gradient stopped
 (the TF original's two draws, so the term costs no extra pass; MSGAN back-propagates through both,
 this through one, half its gradient): a Stage-I drawing from the mean code varies its frames only
-through z, and without the term it lets z move the object too little.
+through z, and without the term it lets z move the object too little. At weight 1 on Captioned
+Moving Shapes it also lets z switch the background (README "Mode seeking in Stage-I").
 """
 
 from __future__ import annotations
