@@ -16,29 +16,24 @@ frames do to the videos with the video stage held fixed. Writes a save_pretraine
 Numbers are in the README ("Mode seeking in Stage-I").
 """
 
-import shutil
 import sys
-from pathlib import Path
 
 import keras
 
 from keras_t2v.models.stackgan import set_generation_noise
-from keras_t2v.pipeline import PRETRAINED_DIR, SAVED_FILES
+from keras_t2v.pipeline import PRETRAINED_DIR, SAVED_FILES, TextToVideo
 from keras_t2v.runs import Run
 
 
 def main(run_dir: str, out_dir: str) -> None:
-    run, out = Run.load(run_dir), Path(out_dir)
+    run = Run.load(run_dir)
     shipped_encoder = (PRETRAINED_DIR / SAVED_FILES["text_encoder"]).read_bytes()
     if (run.root / "joint" / "text_encoder.keras").read_bytes() != shipped_encoder:
         raise SystemExit(f"{run_dir}: its text encoder is not the shipped one, so its Stage-I learnt other codes")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in ("config.yaml", "vectors.bin.gz", SAVED_FILES["text_encoder"], SAVED_FILES["video_generator"]):
-        shutil.copyfile(PRETRAINED_DIR / name, out / name)
-    generator = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True).generator
-    set_generation_noise(generator, run.config.stackgan.generation_noise)
-    generator.save(out / SAVED_FILES["image_generator"])
-    print(f"{out}: the shipped model with {run_dir}'s Stage-I")
+    pipe = TextToVideo.from_pretrained()
+    pipe.image_generator = keras.models.load_model(run.root / "stackgan" / "stackgan.keras", safe_mode=True).generator
+    set_generation_noise(pipe.image_generator, run.config.stackgan.generation_noise)
+    print(f"{pipe.save_pretrained(out_dir)}: the shipped model with {run_dir}'s Stage-I")
 
 
 if __name__ == "__main__":
