@@ -25,7 +25,6 @@ import tensorflow as tf
 from keras_t2v.data.records import shapes_seed_and_count
 from keras_t2v.data.shapes import describe_clip, render_frame
 from keras_t2v.export import save_image, to_float, to_uint8
-from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.stackgan_model import StackGANStageI, StackGANStageII  # noqa: F401  (registers Stage-I for loading)
 from keras_t2v.models.stackgan_training import GRID_CAPTIONS, FrameTextSampler, HalveLearningRate, load_stage1, text_codes
 from keras_t2v.runs import Run
@@ -103,8 +102,8 @@ def train_stackgan2(run: Run, resume: bool = False, force: bool = False) -> Stag
 
     def build():
         model = StackGANStageII(embed_dim=codes.shape[1], c_dim=sg.c_dim, gf_dim=sg.gf_dim, df_dim=sg.df_dim, r_num=sg.r_num,
-                                input_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff, seed=cfg.train.seed)
-        set_generation_noise(model.generator, sg.generation_noise)
+                                input_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
+                                generation_noise=sg.generation_noise, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)

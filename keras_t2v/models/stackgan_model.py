@@ -42,8 +42,21 @@ from keras_t2v.models.losses import attribute_cross_entropy, bce_logits, matchin
 from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 
 
+class _SavesConditioningNoise:
+    """Keeps the generator's CA noise scales (`generation_noise`, `training_noise`: settings, not
+    weights) in the saved config: a loaded model draws as it did when saved, not with StackGAN's 1.0."""
+
+    def set_conditioning_noise(self, generation_noise: float, training_noise: float) -> None:
+        ca = self.generator.get_layer("ca")
+        ca.generation_noise, ca.training_noise = generation_noise, training_noise
+
+    def get_config(self):
+        ca = self.generator.get_layer("ca")
+        return {**super().get_config(), "generation_noise": ca.generation_noise, "training_noise": ca.training_noise}
+
+
 @keras.saving.register_keras_serializable(package="keras_t2v")
-class StackGANStageI(TwoOptimizerGAN):
+class StackGANStageI(_SavesConditioningNoise, TwoOptimizerGAN):
     """Generator [embedding (B, E), z (B, z_dim)] -> (B, S, S, 3); discriminator -> logits (B, 1).
 
     `train_step` takes a dict: "image" (B, S, S, 3) in [-1, 1], "embedding" (B, E), "wrong_image";
@@ -53,7 +66,8 @@ class StackGANStageI(TwoOptimizerGAN):
 
     def __init__(self, embed_dim=512, c_dim=128, z_dim=100, gf_dim=128, df_dim=64, image_size=64, variant="tf",
                  kl_coeff=2.0, attribute_weight=0.0, classify_fakes=False, guide_weight=0.0, conditional_bn=False,
-                 projection_d=False, motion_head=False, mode_seeking_weight=0.0, seed=None, **kwargs):
+                 projection_d=False, motion_head=False, mode_seeking_weight=0.0, generation_noise=1.0, training_noise=1.0,
+                 seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, z_dim=z_dim, gf_dim=gf_dim, df_dim=df_dim,
                              image_size=image_size, variant=variant, kl_coeff=kl_coeff, attribute_weight=attribute_weight,
@@ -69,6 +83,7 @@ class StackGANStageI(TwoOptimizerGAN):
         self.attribute_columns = FRAME_COLUMNS + ((ATTRIBUTE_NAMES.index("motion"),) if motion_head else ())
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.attribute_columns)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
+        self.set_conditioning_noise(generation_noise, training_noise)
         cond_dim = embed_dim if variant == "tf" else c_dim
         build_discriminator = lambda: stage1_discriminator(  # noqa: E731
             cond_dim, c_dim, df_dim, image_size, variant, attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0,
@@ -173,7 +188,7 @@ class StackGANStageI(TwoOptimizerGAN):
 
 
 @keras.saving.register_keras_serializable(package="keras_t2v")
-class StackGANStageII(TwoOptimizerGAN):
+class StackGANStageII(_SavesConditioningNoise, TwoOptimizerGAN):
     """Generator [Stage-I image (B, s, s, 3), embedding (B, E)] -> (B, 4s, 4s, 3); discriminator ->
     conditional logits (B, 1) (+ unconditional logits (B, 1) in the PyTorch variant).
 
@@ -185,12 +200,13 @@ class StackGANStageII(TwoOptimizerGAN):
     """
 
     def __init__(self, embed_dim=512, c_dim=128, gf_dim=128, df_dim=64, r_num=4, input_size=64, variant="tf",
-                 kl_coeff=2.0, seed=None, **kwargs):
+                 kl_coeff=2.0, generation_noise=1.0, training_noise=1.0, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.settings = dict(embed_dim=embed_dim, c_dim=c_dim, gf_dim=gf_dim, df_dim=df_dim, r_num=r_num,
                              input_size=input_size, variant=variant, kl_coeff=kl_coeff, seed=seed)
         self.variant, self.kl_coeff = variant, kl_coeff
         self.generator = stage2_generator(embed_dim, c_dim, gf_dim, r_num, input_size, variant, seed)
+        self.set_conditioning_noise(generation_noise, training_noise)
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage2_discriminator(cond_dim, c_dim, df_dim, 4 * input_size, variant)
         self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))

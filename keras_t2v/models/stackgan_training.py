@@ -189,12 +189,11 @@ def train_stackgan(run: Run, resume: bool = False, force: bool = False) -> Stage
                                image_size=cfg.data.image_size, variant=sg.variant, kl_coeff=sg.kl_coeff,
                                attribute_weight=sg.attribute_weight, classify_fakes=sg.classify_fakes, guide_weight=sg.guide_weight,
                                conditional_bn=sg.conditional_bn, projection_d=sg.projection_d, motion_head=sg.motion_head,
-                               mode_seeking_weight=sg.mode_seeking_weight, seed=cfg.train.seed)
-        set_generation_noise(model.generator, sg.generation_noise)
+                               mode_seeking_weight=sg.mode_seeking_weight, generation_noise=sg.generation_noise,
+                               training_noise=sg.training_noise, seed=cfg.train.seed)
         return model.compile_adam(sg.learning_rate, sg.beta1, jit_compile=cfg.train.jit_compile)
 
     model, initial_epoch = restore_or_build(run, manager, resume, build)
-    model.generator.get_layer("ca").training_noise = sg.training_noise  # the config's, also for a resumed model
     if sg.d_pretrain_epochs and initial_epoch == 0:
         d_pretrain = pretrain_discriminator(run, model, train, val)
         (out / "d_pretrain.json").write_text(json.dumps(d_pretrain, indent=1))

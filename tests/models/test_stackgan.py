@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from keras_t2v.models.layers import ConditionalBatchNorm, ConditioningAugmentation, ca_kl
 from keras_t2v.models.losses import bce_logits, matching_aware_d_loss
-from keras_t2v.models.stackgan import stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
+from keras_t2v.models.stackgan import set_generation_noise, stage1_discriminator, stage1_generator, stage2_discriminator, stage2_generator
 from keras_t2v.models.stackgan_model import StackGANStageI, StackGANStageII
 
 N = keras.ops.convert_to_numpy
@@ -165,6 +165,24 @@ def test_save_load_round_trip_with_both_optimizers(tmp_path):
     assert int(loaded.d_optimizer.iterations) == int(model.d_optimizer.iterations) == 3
     for a, b in zip(model.g_optimizer.variables, loaded.g_optimizer.variables):
         np.testing.assert_array_equal(N(a), N(b))
+
+
+def test_both_stages_keep_their_ca_noise_scales_through_save_and_load(tmp_path):
+    """A Stage-I trained on the mean code must still draw from it when its checkpoint is loaded or
+    resumed, not with StackGAN's 1.0; a scale set after building is the one saved."""
+    stage1 = StackGANStageI(12, 8, 6, 4, 4, 16, "tf", generation_noise=0.0, training_noise=0.25, seed=0)
+    stage2 = StackGANStageII(12, 8, 8, 4, 1, 8, "tf", training_noise=0.5, seed=0)
+    set_generation_noise(stage2.generator, 0.75)
+    for name, model, noises in (("sg1", stage1, (0.0, 0.25)), ("sg2", stage2, (0.75, 0.5))):
+        model.compile()
+        model.save(tmp_path / f"{name}.keras")
+        ca = keras.models.load_model(tmp_path / f"{name}.keras", safe_mode=True).generator.get_layer("ca")
+        assert (ca.generation_noise, ca.training_noise) == noises
+    loaded = keras.models.load_model(tmp_path / "sg1.keras", safe_mode=True)
+    embedding, z = _batch()["embedding"], np.zeros((8, 6), "float32")
+    first = N(loaded.generate(embedding, z))
+    loaded.generator.get_layer("ca").reseed(5)
+    np.testing.assert_array_equal(N(loaded.generate(embedding, z)), first)
 
 
 def _stage2_batch(seed=0):
