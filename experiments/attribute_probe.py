@@ -6,6 +6,7 @@ optimizer (Adam 2e-4, beta1 0.5); `batches` yields (inputs, attributes (B, len(s
 
 import time
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import numpy as np
 import tensorflow as tf

@@ -21,6 +21,7 @@ distance from the real track, in pixels of the 64x64 frame.
 About a minute on a 2-core CPU. Numbers are in the README ("More paths for the bounces").
 """
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import numpy as np
 import tensorflow as tf

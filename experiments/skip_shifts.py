@@ -19,6 +19,7 @@ About a minute on a 2-core CPU. Numbers are in the README ("Moving skips", "Spri
 
 import sys
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import numpy as np
 

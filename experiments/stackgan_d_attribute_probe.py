@@ -18,6 +18,7 @@ teach motion", where the video D's probe is too).
 
 import sys
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import tensorflow as tf
 from attribute_probe import accuracy, fit

@@ -18,6 +18,7 @@ Numbers are in the README ("Mode seeking in Stage-I").
 
 import sys
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 
 from keras_t2v.models.stackgan import set_generation_noise

@@ -14,6 +14,7 @@ About 6 minutes each on a 2-core CPU. Numbers are in the README ("Why the video 
 
 import sys
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import tensorflow as tf
 from attribute_probe import accuracy, fit

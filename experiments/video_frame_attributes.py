@@ -17,6 +17,7 @@ About 40 seconds on a 2-core CPU once the evaluator is trained. Numbers are in t
 import sys
 from pathlib import Path
 
+import keras_t2v  # noqa: F401, I001  (before TensorFlow loads: it sets TF's oneDNN default)
 import keras
 import numpy as np
 
