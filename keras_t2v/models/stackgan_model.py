@@ -46,7 +46,7 @@ class _SavesConditioningNoise:
     """Keeps the generator's CA noise scales (`generation_noise`, `training_noise`: settings, not
     weights) in the saved config: a loaded model draws as it did when saved, not with StackGAN's 1.0."""
 
-    def set_conditioning_noise(self, generation_noise: float, training_noise: float) -> None:
+    def _set_conditioning_noise(self, generation_noise: float, training_noise: float) -> None:
         ca = self.generator.get_layer("ca")
         ca.generation_noise, ca.training_noise = generation_noise, training_noise
 
@@ -83,7 +83,7 @@ class StackGANStageI(_SavesConditioningNoise, TwoOptimizerGAN):
         self.attribute_columns = FRAME_COLUMNS + ((ATTRIBUTE_NAMES.index("motion"),) if motion_head else ())
         self.attribute_sizes = tuple(NUM_VALUES[i] for i in self.attribute_columns)
         self.generator = stage1_generator(embed_dim, c_dim, z_dim, gf_dim, image_size, variant, seed, conditional_bn)
-        self.set_conditioning_noise(generation_noise, training_noise)
+        self._set_conditioning_noise(generation_noise, training_noise)
         cond_dim = embed_dim if variant == "tf" else c_dim
         build_discriminator = lambda: stage1_discriminator(  # noqa: E731
             cond_dim, c_dim, df_dim, image_size, variant, attribute_classes=sum(self.attribute_sizes) if attribute_weight else 0,
@@ -206,7 +206,7 @@ class StackGANStageII(_SavesConditioningNoise, TwoOptimizerGAN):
                              input_size=input_size, variant=variant, kl_coeff=kl_coeff, seed=seed)
         self.variant, self.kl_coeff = variant, kl_coeff
         self.generator = stage2_generator(embed_dim, c_dim, gf_dim, r_num, input_size, variant, seed)
-        self.set_conditioning_noise(generation_noise, training_noise)
+        self._set_conditioning_noise(generation_noise, training_noise)
         cond_dim = embed_dim if variant == "tf" else c_dim
         self.discriminator = stage2_discriminator(cond_dim, c_dim, df_dim, 4 * input_size, variant)
         self.track(("d_loss", "g_loss", "kl", "d_real", "d_fake", "d_wrong"))
