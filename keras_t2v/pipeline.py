@@ -32,6 +32,7 @@ from keras_t2v.export import to_uint8
 from keras_t2v.models import stackgan_model  # noqa: F401  (registers the classes for loading)
 from keras_t2v.models.stackgan import set_generation_noise
 from keras_t2v.models.vgan_model import generator_inputs
+from keras_t2v.precision import in_float32
 from keras_t2v.runs import Run
 from keras_t2v.text.word_vectors import compact_fasttext, sentence_encoder
 
@@ -59,13 +60,15 @@ class TextToVideo:
     image_generator: StackGAN Stage-I G, [code (B, E), z (B, Z)] -> (image (B, S, S, 3), mu, log_sigma);
     video_generator: VGAN G of `config.vgan.variant`, -> (video (B, T, S, S, 3), mask, background);
     refiner: StackGAN Stage-II G, [image, code] -> (image (B, 4S, 4S, 3), mu, log_sigma), or None.
+    Every network computes in float32, whatever precision it was trained in.
     """
 
     def __init__(self, config: Config, words: str | Path, text_encoder: keras.Model | None, image_generator: keras.Model,
                  video_generator: keras.Model, refiner: keras.Model | None = None):
         self.config, self.words = config, Path(words)
         self.encoder = sentence_encoder(config.words, words)
-        self.text_encoder, self.image_generator, self.video_generator, self.refiner = text_encoder, image_generator, video_generator, refiner
+        self.text_encoder = in_float32(text_encoder) if text_encoder is not None else None
+        self.image_generator, self.video_generator, self.refiner = image_generator, video_generator, refiner
 
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None) -> "TextToVideo":

@@ -48,3 +48,23 @@ def with_resolved_precision(config):
         return config
     train = dataclasses.replace(config.train, precision=resolve_precision("auto"))
     return dataclasses.replace(config, train=train)
+
+
+def in_float32(model):
+    """`model` itself when every layer computes in float32, else a float32 copy with its weights.
+
+    Keras saves each layer's dtype policy in the .keras file, so a functional model trained under
+    mixed_bfloat16 (the text encoder of a bfloat16 run) reloads computing in bfloat16, which a CPU
+    without bfloat16 hardware emulates. The GAN models rebuild their networks in the loading process's
+    policy; this gives a plain functional model the same for inference."""
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in model._flatten_layers()):
+        return model
+
+    def rebuilt(layer):
+        return layer.__class__.from_config({**layer.get_config(), "dtype": "float32"})
+
+    copy = keras.models.clone_model(model, clone_function=rebuilt)
+    copy.set_weights(model.get_weights())
+    return copy

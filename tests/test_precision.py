@@ -70,7 +70,9 @@ def test_every_stage_trains_and_generates_in_bfloat16(tmp_path):
     run_dir = tmp_path / "bf16"
     assert train(["--preset", "tiny", "--run-dir", str(run_dir), "--set", "train.precision=mixed_bfloat16",
                   "--set", "vgan.variant=text", "--no-evaluate"]) == 0
-    pipe = TextToVideo.from_pretrained(run_dir)  # models rebuild in the loading process's policy (float32)
+    pipe = TextToVideo.from_pretrained(run_dir)
+    for network in (pipe.text_encoder, pipe.image_generator, pipe.video_generator):  # inference computes in float32
+        assert {layer.dtype_policy.name for layer in network._flatten_layers()} == {"float32"}, network.name
     out = pipe("a big blue box bounces up and down on a gray background", seed=0)
     assert out.frames.dtype == np.uint8 and out.frames.shape == (1, 8, 16, 16, 3) and out.masks.dtype == np.float32
 
