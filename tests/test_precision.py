@@ -9,7 +9,7 @@ import tensorflow as tf
 from keras_t2v.config import apply_overrides, get_preset, load_config
 from keras_t2v.models.vgan_model import VideoGAN
 from keras_t2v.pipeline import TextToVideo
-from keras_t2v.precision import cpu_flags, native_bfloat16, resolve_precision
+from keras_t2v.precision import cpu_flags, in_float32, native_bfloat16, resolve_precision
 from keras_t2v.runs import Run
 from keras_t2v.stages import dtype_policy
 from keras_t2v.train import main as train
@@ -64,6 +64,21 @@ def test_a_run_records_the_precision_auto_resolved_to(tmp_path):
     assert run.config.train.precision == load_config(tmp_path / "run" / "config.yaml").train.precision == resolved
     assert config.train.precision == "auto"  # the caller's config is not changed
     assert Run.open(tmp_path / "run", config).config.train.precision == resolved  # reopens: the same machine resolves alike
+
+
+def test_a_functional_model_saved_in_bfloat16_is_copied_into_float32(tmp_path):
+    with dtype_policy("mixed_bfloat16"):
+        inputs = keras.Input((12,))
+        model = keras.Model(inputs, keras.layers.Dense(4)(keras.layers.Dense(8, activation="relu")(inputs)))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.models.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.layers[-1].dtype_policy.name == "mixed_bfloat16"  # .keras keeps each layer's policy
+    copy = in_float32(loaded)
+    assert {layer.dtype_policy.name for layer in copy._flatten_layers()} == {"float32"}
+    x = np.random.default_rng(0).normal(size=(5, 12)).astype("float32")
+    assert np.asarray(copy(x)).dtype == np.float32
+    np.testing.assert_allclose(np.asarray(copy(x)), np.asarray(loaded(x), np.float32), rtol=0.05, atol=0.05)
+    assert in_float32(copy) is copy  # already float32: the model itself
 
 
 def test_every_stage_trains_and_generates_in_bfloat16(tmp_path):
